@@ -1,0 +1,10 @@
+use workflow::workflow;
+
+workflow! {
+    name: "misspelled-field",
+    steps: [
+        s1: shell { commnd: "echo hi" },
+    ],
+}
+
+fn main() {}

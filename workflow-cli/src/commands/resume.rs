@@ -1,0 +1,77 @@
+//! `workflow resume`: continue a paused, failed, interrupted or waiting run.
+
+use super::run::{executor_options, report_outcome, runtime};
+use super::store::{find_run, ByName, StoreArgs};
+use super::{report_invalid, CompileArgs};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use workflow_core::ir::WorkflowIr;
+use workflow_runtime::actions::Actions;
+use workflow_runtime::engine::IrEngine;
+use workflow_runtime::executor::{Executor, Interrupted, ResumeOptions};
+use workflow_runtime::store::Store;
+
+/// Arguments of `workflow resume`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// A run id (or a unique prefix), or a workflow name: its newest resumable run
+    pub run: String,
+    /// The workflow file, when it is not ./workflows/NAME.yaml (default: found by name, else the definition stored with the run)
+    #[arg(long, value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// Resume even though the workflow changed since the run started (steps are matched by id)
+    #[arg(long)]
+    pub force: bool,
+    /// An interrupted step that is not idempotent: run it again
+    #[arg(long, conflicts_with_all = ["skip_interrupted", "fail_interrupted"])]
+    pub retry_interrupted: bool,
+    /// An interrupted step that is not idempotent: treat it as done
+    #[arg(long, conflicts_with = "fail_interrupted")]
+    pub skip_interrupted: bool,
+    /// An interrupted step that is not idempotent: treat it as failed
+    #[arg(long)]
+    pub fail_interrupted: bool,
+    /// The directory steps run in (default: the current one)
+    #[arg(long, value_name = "DIR")]
+    pub cwd: Option<PathBuf>,
+    #[command(flatten)]
+    pub compile: CompileArgs,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+/// Runs `workflow resume`.
+pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
+    let store = Arc::new(args.store.open()?);
+    let run_id = find_run(&store, &args.run, ByName::Resumable)?;
+    let record = store.load_run(&run_id)?.ok_or_else(|| anyhow::anyhow!("run {run_id} disappeared"))?;
+    // The workflow as it is now, when its file can be found; else the definition the run started with.
+    let file = args.file.clone().or_else(|| super::show::locate(&record.workflow).ok());
+    let ir: WorkflowIr = match file {
+        Some(path) => match super::show::compile(&path, &args.compile.read_options()) {
+            Ok(compiled) => match compiled.into_iter().find(|c| c.ir.name == record.workflow) {
+                Some(c) => c.ir,
+                None => anyhow::bail!("{} does not define workflow `{}`", path.display(), record.workflow),
+            },
+            Err(diags) => return Ok(report_invalid(diags)),
+        },
+        None => serde_json::from_value(record.definition.clone())?,
+    };
+    let interrupted = if args.retry_interrupted {
+        Some(Interrupted::Retry)
+    } else if args.skip_interrupted {
+        Some(Interrupted::Skip)
+    } else if args.fail_interrupted {
+        Some(Interrupted::Fail)
+    } else {
+        None
+    };
+    let mut options = executor_options(args.cwd.clone())?;
+    options.models = Some(Arc::new(super::run::model_runtime(&options.cwd)?));
+    let report = runtime()?.block_on(async {
+        let executor = Executor::new(store, Actions::builtin(), options);
+        executor.resume(&run_id, Box::new(IrEngine::new(Arc::new(ir))), ResumeOptions { force: args.force, interrupted, cwd: args.cwd.clone() }).await
+    })?;
+    Ok(report_outcome(&report))
+}

@@ -1,0 +1,211 @@
+//! `workflow run`: start a run of a workflow file and drive it.
+
+use super::store::StoreArgs;
+use super::{report_invalid, CompileArgs};
+use anyhow::Context;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use workflow_runtime::actions::Actions;
+use workflow_runtime::engine::{Engine, IrEngine};
+use workflow_runtime::executor::{Executor, ExecutorOptions, RunReport, StartOptions, Workflows};
+use workflow_runtime::store::RunStatus;
+
+/// Arguments of `workflow run`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// A workflow file, or the name of one in ./workflows or ./.workflow/workflows
+    pub workflow: String,
+    /// Set a variable before the first step (repeatable): --var title="Add retries"
+    #[arg(long = "var", value_name = "NAME=VALUE")]
+    pub vars: Vec<String>,
+    /// The directory steps run in (default: the current one)
+    #[arg(long, value_name = "DIR")]
+    pub cwd: Option<PathBuf>,
+    /// The model the run starts with (`original`), instead of the config's `default`
+    #[arg(long, value_name = "NAME")]
+    pub model: Option<String>,
+    /// Record every model answer to this cassette (replay it later with a `replay` provider)
+    #[arg(long, value_name = "CASSETTE")]
+    pub record: Option<PathBuf>,
+    /// Print the expected model usage and cost (from past runs of this workflow) without running
+    #[arg(long)]
+    pub estimate: bool,
+    #[command(flatten)]
+    pub compile: CompileArgs,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+/// How many lines of a step's output `run` shows.
+const SHOWN_LINES: usize = 20;
+
+/// Exit code of a run that waits for a person.
+pub const EXIT_WAITING: u8 = 3;
+/// Exit code of a run that was paused.
+pub const EXIT_PAUSED: u8 = 4;
+/// Exit code of a run that was cancelled.
+pub const EXIT_CANCELLED: u8 = 5;
+
+/// Runs `workflow run`.
+pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
+    let path = match super::show::locate(&args.workflow) {
+        Ok(path) => path,
+        Err(diags) => return Ok(report_invalid(diags)),
+    };
+    let compiled = match super::show::compile(&path, &args.compile.read_options()) {
+        Ok(compiled) => compiled,
+        Err(diags) => return Ok(report_invalid(diags)),
+    };
+    let [one] = compiled.as_slice() else {
+        anyhow::bail!("{} holds {} workflows: run one file", path.display(), compiled.len());
+    };
+    let mut engine = IrEngine::new(Arc::new(one.ir.clone()));
+    for assignment in &args.vars {
+        let Some((name, value)) = assignment.split_once('=') else {
+            return Ok(invalid(&format!("--var {assignment}: write NAME=VALUE")));
+        };
+        let value = serde_json::from_str(value).unwrap_or_else(|_| serde_json::Value::String(value.to_string()));
+        if let Err(e) = engine.assign(name, value) {
+            return Ok(invalid(&format!("--var {name}: {e}")));
+        }
+    }
+    let store = Arc::new(args.store.open()?);
+    let mut options = executor_options(args.cwd.clone())?;
+    options.workflows = Some(siblings(&path, &args.compile));
+    let mut models = model_runtime(&options.cwd)?;
+    if let Some(name) = &args.model {
+        models = models.with_starting_model(name.clone());
+    }
+    if let Some(cassette) = &args.record {
+        models = models.with_recording(cassette.clone());
+    }
+    if args.estimate {
+        return super::estimate::print(&one.ir, &*store, &models);
+    }
+    options.models = Some(Arc::new(models));
+    let report = runtime()?.block_on(async {
+        let executor = Executor::new(store, Actions::builtin(), options);
+        executor.start(Box::new(engine), StartOptions::default()).await
+    })?;
+    Ok(report_outcome(&report))
+}
+
+/// Finds `on-completion` workflows among those of the run's folder.
+pub fn siblings(path: &std::path::Path, compile: &CompileArgs) -> Workflows {
+    let folder = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new(".")).to_path_buf();
+    let set: Vec<Arc<workflow_core::ir::WorkflowIr>> =
+        workflow_core::set::compile_paths(&[folder], &compile.read_options()).map(|c| c.into_iter().map(|c| Arc::new(c.ir)).collect()).unwrap_or_default();
+    Arc::new(move |name: &str| set.iter().find(|ir| ir.name == name).cloned())
+}
+
+/// Reports invalid input on the command line (exit code 2).
+pub fn invalid(message: &str) -> ExitCode {
+    eprintln!("error: {message}");
+    ExitCode::from(super::EXIT_INVALID)
+}
+
+/// The model layer of runs in `cwd`: the merged model config (built-in, user file, project file).
+pub fn model_runtime(cwd: &std::path::Path) -> anyhow::Result<workflow_runtime::models::ModelRuntime> {
+    let config = workflow_runtime::models::ModelConfig::load(cwd)?;
+    Ok(workflow_runtime::models::ModelRuntime::new(config))
+}
+
+/// The executor's options from the command line: progress lines after each step, and
+/// model answers streamed to stderr as they arrive (where the provider streams; an
+/// `ai-prompt`'s response is not printed again in its progress line).
+pub fn executor_options(cwd: Option<PathBuf>) -> anyhow::Result<ExecutorOptions> {
+    let cwd = match cwd {
+        Some(dir) => dir,
+        None => std::env::current_dir().context("cannot read the current directory")?,
+    };
+    // Whether a streamed answer left the terminal mid-line (the progress line starts a new one).
+    let mid_line = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let streaming = mid_line.clone();
+    let stream: workflow_runtime::executor::StreamSink = Arc::new(move |piece: &workflow_runtime::executor::StreamPiece<'_>| {
+        use std::io::Write;
+        let mut err = std::io::stderr().lock();
+        if piece.first {
+            if streaming.swap(false, std::sync::atomic::Ordering::Relaxed) {
+                let _ = writeln!(err);
+            }
+            let _ = writeln!(err, "  .... {} ({})", piece.step_id, piece.model);
+        }
+        if !piece.text.is_empty() {
+            let _ = write!(err, "{}", piece.text);
+            streaming.store(!piece.text.ends_with('\n'), std::sync::atomic::Ordering::Relaxed);
+        }
+        let _ = err.flush();
+    });
+    let progress: workflow_runtime::executor::Progress = std::sync::Arc::new(move |step: &workflow_runtime::executor::StepReport| {
+        if mid_line.swap(false, std::sync::atomic::Ordering::Relaxed) {
+            eprintln!();
+        }
+        let mark = match step.outcome {
+            workflow_runtime::store::StepOutcome::Completed => "ok  ",
+            workflow_runtime::store::StepOutcome::Failed => "FAIL",
+            workflow_runtime::store::StepOutcome::Skipped => "skip",
+        };
+        let retries = if step.attempts > 1 { format!(", {} attempts", step.attempts) } else { String::new() };
+        let error = step.error.as_deref().map(|e| format!("  {e}")).unwrap_or_default();
+        eprintln!("  {mark} {:<20} {:<16} {:>6} ms{retries}{error}", step.step_id, step.action, step.duration_ms);
+        // What a shell step printed, indented under it (the end of it, when long).
+        if let Some(stdout) = step.output.get("stdout").and_then(|s| s.as_str()).filter(|s| !s.trim().is_empty()) {
+            let lines: Vec<&str> = stdout.trim_end().lines().collect();
+            let shown = &lines[lines.len().saturating_sub(SHOWN_LINES)..];
+            if shown.len() < lines.len() {
+                eprintln!("         ... {} more lines", lines.len() - shown.len());
+            }
+            for line in shown {
+                eprintln!("         | {line}");
+            }
+        }
+    });
+    Ok(ExecutorOptions { cwd, operator: operator(), progress: Some(progress), stream: Some(stream), ..ExecutorOptions::default() })
+}
+
+/// Who runs this: $WORKFLOW_OPERATOR, else $USER.
+pub fn operator() -> String {
+    workflow_runtime::audit::operator()
+}
+
+/// A tokio runtime for one command.
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")
+}
+
+/// Prints how the run ended and returns its exit code.
+pub fn report_outcome(report: &RunReport) -> ExitCode {
+    for child in &report.children {
+        let reason = child.reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default();
+        eprintln!("  started by on-completion: run {} {}{reason}", child.run_id, child.status.as_str());
+    }
+    let reason = report.reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default();
+    let line = format!("run {} {}{reason}", report.run_id, report.status.as_str());
+    match report.status {
+        RunStatus::Completed => {
+            println!("{line}");
+            ExitCode::SUCCESS
+        }
+        RunStatus::Failed => {
+            eprintln!("{line}\n  resume it with: workflow resume {}", report.run_id);
+            ExitCode::FAILURE
+        }
+        RunStatus::Waiting => {
+            eprintln!("{line}");
+            ExitCode::from(EXIT_WAITING)
+        }
+        RunStatus::Paused => {
+            eprintln!("{line}\n  resume it with: workflow resume {}", report.run_id);
+            ExitCode::from(EXIT_PAUSED)
+        }
+        RunStatus::Cancelled => {
+            eprintln!("{line}");
+            ExitCode::from(EXIT_CANCELLED)
+        }
+        RunStatus::Running => {
+            eprintln!("{line}");
+            ExitCode::FAILURE
+        }
+    }
+}

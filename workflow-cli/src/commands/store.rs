@@ -1,0 +1,72 @@
+//! Where runs are kept, for the commands that run and inspect them.
+
+use anyhow::Context;
+use std::path::PathBuf;
+use workflow_runtime::store::sqlite::{SqliteOptions, SqliteStore};
+use workflow_runtime::store::{RunFilter, RunId, Store};
+
+/// `--store`: the run store to use.
+#[derive(Debug, clap::Args)]
+pub struct StoreArgs {
+    /// The run store (a SQLite file). Default: $WORKFLOW_STORE, else
+    /// $XDG_DATA_HOME/workflow/runs.db, else ~/.local/share/workflow/runs.db
+    #[arg(long = "store", value_name = "FILE", env = "WORKFLOW_STORE", global = true)]
+    pub path: Option<PathBuf>,
+}
+
+impl StoreArgs {
+    /// The store's file.
+    pub fn file(&self) -> PathBuf {
+        self.path.clone().unwrap_or_else(default_store)
+    }
+
+    /// Opens (creating if needed) the store.
+    pub fn open(&self) -> anyhow::Result<SqliteStore> {
+        let file = self.file();
+        SqliteStore::open(&file, SqliteOptions::default()).with_context(|| format!("cannot open the run store {}", file.display()))
+    }
+}
+
+/// `$XDG_DATA_HOME/workflow/runs.db`, else `~/.local/share/workflow/runs.db`.
+pub fn default_store() -> PathBuf {
+    let data = std::env::var_os("XDG_DATA_HOME")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".local/share")));
+    data.unwrap_or_else(|| PathBuf::from(".")).join("workflow").join("runs.db")
+}
+
+/// What a workflow name stands for when a command is given one instead of a run id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ByName {
+    /// Not accepted: a run id is needed.
+    No,
+    /// Its newest run, whatever its status (`status`).
+    Newest,
+    /// Its newest run that can be resumed (`resume`).
+    Resumable,
+}
+
+/// The run `arg` names: a run id or a unique prefix of one, or a workflow name (see [`ByName`]).
+pub fn find_run(store: &SqliteStore, arg: &str, by_name: ByName) -> anyhow::Result<RunId> {
+    let ids = store.find_ids(arg)?;
+    match ids.as_slice() {
+        [one] => return Ok(one.clone()),
+        [] => {}
+        many => anyhow::bail!("`{arg}` matches {} runs ({}, ...): give more of the id", many.len(), many[..2.min(many.len())].join(", ")),
+    }
+    match by_name {
+        ByName::No => anyhow::bail!("no run `{arg}` (see `workflow runs`)"),
+        ByName::Resumable => match store.latest_resumable(arg)? {
+            Some(id) => Ok(id),
+            None => anyhow::bail!("no run `{arg}`, and no resumable run of a workflow named `{arg}`"),
+        },
+        ByName::Newest => {
+            let filter = RunFilter { workflow: Some(arg.to_string()), limit: Some(1), ..RunFilter::default() };
+            match store.list_runs(&filter)?.into_iter().next() {
+                Some(run) => Ok(run.id),
+                None => anyhow::bail!("no run `{arg}`, and no run of a workflow named `{arg}`"),
+            }
+        }
+    }
+}

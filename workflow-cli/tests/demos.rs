@@ -1,0 +1,59 @@
+//! The demos the README points at run as a new user runs them: offline, on
+//! the embedded defaults (a SQLite store; a model answer replayed from the
+//! cassette shipped with the demo).
+
+use assert_cmd::Command;
+use std::path::{Path, PathBuf};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn workflow(store: &Path) -> Command {
+    let mut cmd = Command::cargo_bin("workflow").unwrap();
+    cmd.env("WORKFLOW_STORE", store).env_remove("WORKFLOW_CONFIG").env("XDG_CONFIG_HOME", store.parent().unwrap());
+    cmd
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            if entry.file_name() != "target" {
+                copy_dir(&entry.path(), &target);
+            }
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+#[test]
+fn the_hello_demo_runs_and_starts_its_on_completion_workflow() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("runs.db");
+    let out = workflow(&store).arg("run").arg(repo().join("examples/workflows/hello.yaml")).arg("--cwd").arg(dir.path()).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("| hello, round 2"), "{stderr}");
+    assert!(stderr.contains("started by on-completion"), "{stderr}");
+    let runs = workflow(&store).args(["runs", "--json"]).output().unwrap();
+    let runs: serde_json::Value = serde_json::from_slice(&runs.stdout).unwrap();
+    assert_eq!(runs.as_array().unwrap().len(), 2, "hello and hello-report");
+}
+
+#[test]
+fn the_models_demo_replays_its_recorded_answer_offline() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = dir.path().join("models-demo");
+    copy_dir(&repo().join("examples/models-demo"), &demo);
+    let store = dir.path().join("runs.db");
+    let out = workflow(&store).arg("run").arg(demo.join("release-notes.yaml")).arg("--cwd").arg(&demo).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains(".... draft (demo:notes)"), "the answer streams from the replayed model: {stderr}");
+    let notes = std::fs::read_to_string(demo.join("target/release-notes.txt")).unwrap();
+    assert_eq!(notes, "Failed steps now retry with exponential backoff and jitter.\nEvery run is audited: what it changed, and whether that was expected.\n");
+}

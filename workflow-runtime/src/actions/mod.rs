@@ -1,0 +1,211 @@
+//! What steps do. An [`Action`] gets the step's fields (with `${..}` filled
+//! in) and returns its outputs; the executor handles retries, timeouts,
+//! checkpoints and routing. Built-in actions are registered by name in
+//! [`Actions::builtin`]; custom ones are added with [`Actions::register`] or
+//! bound to a Rust function in `workflow!`.
+//!
+//! Actions of later parts of the product (models, git and pull requests,
+//! gates and prompts) are not available yet: a step using one fails with a
+//! message saying so, rather than pretending to run.
+
+mod files;
+pub(crate) mod shell;
+
+use serde_json::{Map, Value};
+use std::collections::HashMap;
+use std::future::Future;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::Arc;
+
+pub use shell::Shell;
+
+/// What an action gets to work with.
+#[derive(Clone, Debug)]
+pub struct StepContext {
+    /// The run.
+    pub run_id: String,
+    /// The step's id.
+    pub step_id: String,
+    /// The step's action name.
+    pub action: String,
+    /// The step's fields, `${..}` filled in (for `shell`'s `command`, see [`Shell`]).
+    pub params: Map<String, Value>,
+    /// Values of the `${..}` references of `command`, in order (see [`Shell`]).
+    pub command_refs: Vec<String>,
+    /// The run's variables (exported to shell steps).
+    pub variables: Map<String, Value>,
+    /// The directory the run works in.
+    pub cwd: PathBuf,
+    /// Which attempt this is (1 for the first).
+    pub attempt: u32,
+}
+
+impl StepContext {
+    /// A string field.
+    pub fn text(&self, key: &str) -> Option<&str> {
+        self.params.get(key).and_then(Value::as_str)
+    }
+
+    /// A path field, relative to the run's directory.
+    pub fn path(&self, key: &str) -> Option<PathBuf> {
+        self.text(key).map(|p| self.cwd.join(p))
+    }
+}
+
+/// What an action produced.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ActionOutput {
+    /// Its outputs (a JSON object).
+    pub output: Value,
+    /// Variables it writes (`set-variable`, `load-variable`, `output:`), by name.
+    pub assign: Vec<(String, Value)>,
+}
+
+impl ActionOutput {
+    /// Outputs only.
+    pub fn new(output: Value) -> ActionOutput {
+        ActionOutput { output, assign: Vec::new() }
+    }
+}
+
+/// Why an action failed, with what it produced before failing (a shell step's stderr, say).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ActionFailure {
+    /// What went wrong, for people.
+    pub message: String,
+    /// Outputs recorded all the same.
+    pub output: Value,
+}
+
+impl ActionFailure {
+    /// A failure with no outputs.
+    pub fn new(message: impl Into<String>) -> ActionFailure {
+        ActionFailure { message: message.into(), output: Value::Object(Map::new()) }
+    }
+}
+
+/// The future an action returns.
+pub type ActionResult<'a> = Pin<Box<dyn Future<Output = Result<ActionOutput, ActionFailure>> + Send + 'a>>;
+
+/// Something a step can do.
+pub trait Action: Send + Sync {
+    /// Runs once (the executor retries and times out).
+    fn run<'a>(&'a self, ctx: &'a StepContext) -> ActionResult<'a>;
+}
+
+/// Actions by name.
+#[derive(Clone, Default)]
+pub struct Actions {
+    by_name: HashMap<String, Arc<dyn Action>>,
+    /// Names still bound to their built-in action (not replaced by [`Actions::register`]).
+    builtin: std::collections::HashSet<String>,
+}
+
+impl Actions {
+    /// No actions at all.
+    pub fn empty() -> Actions {
+        Actions::default()
+    }
+
+    /// The built-in actions available in this version.
+    pub fn builtin() -> Actions {
+        let mut actions = Actions::empty();
+        actions.register("shell", Shell);
+        actions.register("set-variable", files::SetVariable);
+        actions.register("load-variable", files::LoadVariable);
+        actions.register("check-file-exists", files::CheckFileExists);
+        for name in ["conditional", "loop", "end"] {
+            actions.register(name, Nothing);
+        }
+        actions.register("switch-model", files::SwitchModel);
+        actions.register("ai-prompt", NoModels);
+        for &(name, part) in NOT_YET {
+            actions.register(name, NotYet { action: name, part });
+        }
+        actions.builtin = actions.by_name.keys().cloned().collect();
+        actions
+    }
+
+    /// Whether `name` runs its built-in action (the executor runs `ai-prompt`
+    /// and `switch-model` itself when it has models, unless they were replaced).
+    pub fn is_builtin(&self, name: &str) -> bool {
+        self.builtin.contains(name)
+    }
+
+    /// Adds (or replaces) the action run for `action: NAME`.
+    pub fn register(&mut self, name: impl Into<String>, action: impl Action + 'static) {
+        let name = name.into();
+        self.builtin.remove(&name);
+        self.by_name.insert(name, Arc::new(action));
+    }
+
+    /// Adds a custom action implemented by a Rust function (as bound in `workflow!`).
+    pub fn register_fn(&mut self, name: impl Into<String>, function: crate::machine::CustomAction) {
+        self.register(name, Custom(function));
+    }
+
+    /// The action for `name`.
+    pub fn get(&self, name: &str) -> Option<&Arc<dyn Action>> {
+        self.by_name.get(name)
+    }
+}
+
+/// Routing steps (`conditional`, `loop`, `end`) do nothing themselves.
+struct Nothing;
+
+impl Action for Nothing {
+    fn run<'a>(&'a self, _: &'a StepContext) -> ActionResult<'a> {
+        Box::pin(async { Ok(ActionOutput::new(Value::Object(Map::new()))) })
+    }
+}
+
+/// `ai-prompt` on an executor without models (the executor runs it when it has them).
+struct NoModels;
+
+impl Action for NoModels {
+    fn run<'a>(&'a self, _: &'a StepContext) -> ActionResult<'a> {
+        Box::pin(async { Err(ActionFailure::new("action `ai-prompt` needs models: this executor was given no model configuration")) })
+    }
+}
+
+/// Built-in actions whose part of the product is not built yet, and which part that is.
+const NOT_YET: &[(&str, &str)] = &[
+    ("review-pr", "model providers and pull requests"),
+    ("self-review", "model providers"),
+    ("make-changes", "model providers"),
+    ("create-pr", "pull requests"),
+    ("merge-pr", "pull requests"),
+    ("commit", "git actions"),
+    ("push", "git actions"),
+    ("pull", "git actions"),
+    ("sync", "git actions"),
+    ("commit-push", "git actions"),
+    ("interactive", "prompts"),
+    ("approval-gate", "approval gates"),
+    ("run-workflow", "child runs"),
+];
+
+/// Fails with an honest message: the action exists in the language, not yet in the runtime.
+struct NotYet {
+    action: &'static str,
+    part: &'static str,
+}
+
+impl Action for NotYet {
+    fn run<'a>(&'a self, _: &'a StepContext) -> ActionResult<'a> {
+        let message = format!("action `{}` cannot run yet: this version of the runtime has no {}", self.action, self.part);
+        Box::pin(async move { Err(ActionFailure::new(message)) })
+    }
+}
+
+/// A custom action bound to a Rust function.
+struct Custom(crate::machine::CustomAction);
+
+impl Action for Custom {
+    fn run<'a>(&'a self, ctx: &'a StepContext) -> ActionResult<'a> {
+        let input = crate::machine::ActionInput { step: ctx.step_id.clone(), params: ctx.params.clone(), variables: ctx.variables.clone() };
+        let future = (self.0)(input);
+        Box::pin(async move { future.await.map(ActionOutput::new).map_err(|e| ActionFailure::new(e.to_string())) })
+    }
+}

@@ -1,0 +1,385 @@
+//! A store that keeps runs in memory only: nothing survives the process.
+//!
+//! It enforces the same rules as the SQLite store (a step ends once, only the
+//! lease holder writes), so tests written against it hold for the durable
+//! one. Ending a step is a map lookup and a few moves, no serialization: the
+//! in-memory benchmark runs on it. The lease rules both stores share live at
+//! the bottom of this file.
+
+use super::{
+    Control, Lease, LeaseOwner, LeaseResult, NewRun, RunFilter, RunId, RunRecord, RunStatus, RunSummary, StepEnd, StepEvent, StepOutcome, StepStart, Store,
+    StoreError,
+};
+use std::collections::HashMap;
+use std::future::{ready, Future};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Runs kept in a map; for tests, benchmarks and `persistent: false`.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    runs: Mutex<HashMap<RunId, Run>>,
+}
+
+/// One run as the SQLite store keeps it: the record's `open` is left `None`
+/// and derived from `open_seq` on load, so ending a step never clones a step id.
+#[derive(Debug)]
+struct Run {
+    /// The record, its `definition` left `null`: the shared text below is parsed on load.
+    record: RunRecord,
+    definition: std::sync::Arc<str>,
+    open_seq: Option<u64>,
+    events: Vec<Event>,
+}
+
+/// A step event without its run id (the map key already says it).
+#[derive(Debug)]
+struct Event {
+    seq: u64,
+    step: usize,
+    step_id: String,
+    outcome: Option<StepOutcome>,
+    output: serde_json::Value,
+    error: Option<String>,
+    attempts: u32,
+    started_at_ms: u64,
+    ended_at_ms: Option<u64>,
+    duration_ms: Option<u64>,
+}
+
+impl Event {
+    fn started(start: StepStart, now: u64) -> Event {
+        Event {
+            seq: start.seq,
+            step: start.step,
+            step_id: start.step_id,
+            outcome: None,
+            output: serde_json::Value::Object(serde_json::Map::new()),
+            error: None,
+            attempts: 0,
+            started_at_ms: now,
+            ended_at_ms: None,
+            duration_ms: None,
+        }
+    }
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> MemoryStore {
+        MemoryStore::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HashMap<RunId, Run>> {
+        // A panic elsewhere cannot leave a run half-written: every change below is made after its checks.
+        self.runs.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn create_now(&self, new: NewRun) -> Result<(), StoreError> {
+        let now = now_ms();
+        let mut runs = self.lock();
+        if runs.contains_key(&new.id) {
+            return Err(StoreError::Sqlite(rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY),
+                Some(format!("run {} already exists", new.id)),
+            )));
+        }
+        let open_seq = new.first.as_ref().map(|first| first.seq);
+        let record = RunRecord {
+            id: new.id.clone(),
+            workflow: new.workflow,
+            status: RunStatus::Running,
+            reason: None,
+            definition_hash: new.definition_hash,
+            definition: serde_json::Value::Null,
+            parent_run_id: new.parent_run_id,
+            cwd: new.cwd,
+            input: new.input,
+            output: None,
+            state: new.state,
+            target: new.target,
+            open: None,
+            next_seq: open_seq.map_or(1, |seq| seq + 1),
+            control: Control::None,
+            lease: Some(Lease { owner: new.owner, until_ms: now.saturating_add(new.lease_ms) }),
+            created_at_ms: now,
+            updated_at_ms: now,
+            finished_at_ms: None,
+        };
+        let events = new.first.into_iter().map(|first| Event::started(first, now)).collect();
+        runs.insert(new.id, Run { record, definition: new.definition, open_seq, events });
+        Ok(())
+    }
+
+    fn start_now(&self, run: &str, owner: &str, start: StepStart) -> Result<(), StoreError> {
+        let now = now_ms();
+        let mut runs = self.lock();
+        let r = runs.get_mut(run).ok_or_else(|| StoreError::RunNotFound(run.to_owned()))?;
+        check_lease(run, r.record.lease.as_ref(), owner)?;
+        if r.open_seq.is_some() {
+            return Err(StoreError::NotOpen { run: run.to_owned(), seq: start.seq });
+        }
+        check_fresh_seq(run, start.seq, r.record.next_seq)?;
+        r.open_seq = Some(start.seq);
+        r.record.next_seq = r.record.next_seq.max(start.seq + 1);
+        r.record.status = RunStatus::Running;
+        r.record.reason = None;
+        r.record.finished_at_ms = None;
+        r.record.updated_at_ms = now;
+        r.events.push(Event::started(start, now));
+        Ok(())
+    }
+
+    fn end_now(&self, run: &str, owner: &str, end: StepEnd) -> Result<Control, StoreError> {
+        let now = now_ms();
+        let mut runs = self.lock();
+        let r = runs.get_mut(run).ok_or_else(|| StoreError::RunNotFound(run.to_owned()))?;
+        check_lease(run, r.record.lease.as_ref(), owner)?;
+        let not_open = || StoreError::NotOpen { run: run.to_owned(), seq: end.seq };
+        if r.open_seq != Some(end.seq) {
+            return Err(not_open());
+        }
+        // With a pause or cancel pending the run stops here: the next step is only its target.
+        let next = end.next.filter(|_| r.record.control == Control::None);
+        if let Some(next) = &next {
+            check_fresh_seq(run, next.seq, r.record.next_seq)?;
+        }
+        // The open execution is almost always the last one recorded.
+        let event = r.events.iter_mut().rev().find(|e| e.seq == end.seq).filter(|e| e.outcome.is_none()).ok_or_else(not_open)?;
+        event.outcome = Some(end.outcome);
+        event.output = end.output;
+        event.error = end.error;
+        event.attempts = end.attempts;
+        event.ended_at_ms = Some(now);
+        event.duration_ms = Some(end.duration_ms);
+        if let Some(state) = end.state {
+            r.record.state = state;
+        }
+        r.record.target = end.target;
+        r.open_seq = None;
+        if let Some(next) = next {
+            r.open_seq = Some(next.seq);
+            r.record.next_seq = r.record.next_seq.max(next.seq + 1);
+            r.events.push(Event::started(next, now));
+        }
+        r.record.updated_at_ms = now;
+        Ok(r.record.control)
+    }
+
+    fn status_now(&self, run: &str, owner: &str, status: RunStatus, reason: Option<String>, output: Option<serde_json::Value>) -> Result<(), StoreError> {
+        let now = now_ms();
+        let mut runs = self.lock();
+        let r = runs.get_mut(run).ok_or_else(|| StoreError::RunNotFound(run.to_owned()))?;
+        check_lease(run, r.record.lease.as_ref(), owner)?;
+        let record = &mut r.record;
+        record.status = status;
+        record.reason = reason;
+        if output.is_some() {
+            record.output = output;
+        }
+        record.finished_at_ms = is_finished(status).then_some(now);
+        record.control = Control::None;
+        if status != RunStatus::Running {
+            record.lease = None;
+        }
+        record.updated_at_ms = now;
+        Ok(())
+    }
+}
+
+impl Store for MemoryStore {
+    fn is_durable(&self) -> bool {
+        false
+    }
+
+    fn create_run(&self, run: NewRun) -> impl Future<Output = Result<(), StoreError>> + Send {
+        ready(self.create_now(run))
+    }
+
+    fn start_step(&self, run: &str, owner: &str, start: StepStart) -> impl Future<Output = Result<(), StoreError>> + Send {
+        ready(self.start_now(run, owner, start))
+    }
+
+    fn end_step(&self, run: &str, owner: &str, end: StepEnd) -> impl Future<Output = Result<Control, StoreError>> + Send {
+        ready(self.end_now(run, owner, end))
+    }
+
+    fn set_status(
+        &self,
+        run: &str,
+        owner: &str,
+        status: RunStatus,
+        reason: Option<String>,
+        output: Option<serde_json::Value>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        ready(self.status_now(run, owner, status, reason, output))
+    }
+
+    fn acquire_lease(&self, run: &str, owner: &LeaseOwner, ttl_ms: u64) -> Result<LeaseResult, StoreError> {
+        let now = now_ms();
+        let mut runs = self.lock();
+        let r = runs.get_mut(run).ok_or_else(|| StoreError::RunNotFound(run.to_owned()))?;
+        if let Some(held) = &r.record.lease {
+            if !lease_is_free(held, owner, now) {
+                return Ok(LeaseResult::HeldBy(held.clone()));
+            }
+        }
+        r.record.lease = Some(Lease { owner: owner.clone(), until_ms: now.saturating_add(ttl_ms) });
+        r.record.updated_at_ms = now;
+        Ok(LeaseResult::Acquired)
+    }
+
+    fn renew_lease(&self, run: &str, owner: &str, ttl_ms: u64) -> Result<bool, StoreError> {
+        let now = now_ms();
+        let mut runs = self.lock();
+        let r = runs.get_mut(run).ok_or_else(|| StoreError::RunNotFound(run.to_owned()))?;
+        match &mut r.record.lease {
+            Some(lease) if lease.owner.id == owner => {
+                lease.until_ms = now.saturating_add(ttl_ms);
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    fn request(&self, run: &str, control: Control) -> Result<(), StoreError> {
+        let mut runs = self.lock();
+        let r = runs.get_mut(run).ok_or_else(|| StoreError::RunNotFound(run.to_owned()))?;
+        r.record.control = control;
+        r.record.updated_at_ms = now_ms();
+        Ok(())
+    }
+
+    fn load_run(&self, run: &str) -> Result<Option<RunRecord>, StoreError> {
+        let runs = self.lock();
+        Ok(runs.get(run).map(|r| {
+            let mut record = r.record.clone();
+            record.definition = serde_json::from_str(&r.definition).unwrap_or(serde_json::Value::Null);
+            record.open = r.open_seq.and_then(|seq| r.events.iter().rev().find(|e| e.seq == seq)).map(|e| StepStart {
+                seq: e.seq,
+                step: e.step,
+                step_id: e.step_id.clone(),
+            });
+            record
+        }))
+    }
+
+    fn find_ids(&self, prefix: &str) -> Result<Vec<RunId>, StoreError> {
+        let mut ids: Vec<RunId> = self.lock().keys().filter(|id| id.starts_with(prefix)).cloned().collect();
+        ids.sort();
+        Ok(ids)
+    }
+
+    fn list_runs(&self, filter: &RunFilter) -> Result<Vec<RunSummary>, StoreError> {
+        let runs = self.lock();
+        let mut found: Vec<RunSummary> = runs
+            .values()
+            .map(|r| &r.record)
+            .filter(|r| filter.workflow.as_ref().is_none_or(|w| *w == r.workflow))
+            .filter(|r| filter.status.is_none_or(|s| s == r.status))
+            .filter(|r| filter.since_ms.is_none_or(|since| r.created_at_ms >= since))
+            .filter(|r| filter.until_ms.is_none_or(|until| r.created_at_ms < until))
+            .map(|r| RunSummary {
+                id: r.id.clone(),
+                workflow: r.workflow.clone(),
+                status: r.status,
+                parent_run_id: r.parent_run_id.clone(),
+                created_at_ms: r.created_at_ms,
+                finished_at_ms: r.finished_at_ms,
+            })
+            .collect();
+        found.sort_by(|a, b| (b.created_at_ms, &b.id).cmp(&(a.created_at_ms, &a.id)));
+        found.truncate(filter.limit.unwrap_or(usize::MAX));
+        Ok(found)
+    }
+
+    fn latest_resumable(&self, workflow: &str) -> Result<Option<RunId>, StoreError> {
+        let runs = self.lock();
+        let newest = runs
+            .values()
+            .map(|r| &r.record)
+            .filter(|r| r.workflow == workflow && r.status.is_resumable())
+            .max_by(|a, b| (a.created_at_ms, &a.id).cmp(&(b.created_at_ms, &b.id)));
+        Ok(newest.map(|r| r.id.clone()))
+    }
+
+    fn events(&self, run: &str) -> Result<Vec<StepEvent>, StoreError> {
+        let runs = self.lock();
+        let Some(r) = runs.get(run) else { return Ok(Vec::new()) };
+        let mut events: Vec<StepEvent> = r
+            .events
+            .iter()
+            .map(|e| StepEvent {
+                run_id: run.to_owned(),
+                seq: e.seq,
+                step: e.step,
+                step_id: e.step_id.clone(),
+                outcome: e.outcome,
+                output: e.output.clone(),
+                error: e.error.clone(),
+                attempts: e.attempts,
+                started_at_ms: e.started_at_ms,
+                ended_at_ms: e.ended_at_ms,
+                duration_ms: e.duration_ms,
+            })
+            .collect();
+        events.sort_by_key(|e| e.seq);
+        Ok(events)
+    }
+}
+
+// Rules both stores share.
+
+/// Now, in Unix milliseconds.
+pub(super) fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |since| u64::try_from(since.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// Completed, failed and cancelled runs get a finish time; a failed run can still be resumed.
+pub(super) fn is_finished(status: RunStatus) -> bool {
+    matches!(status, RunStatus::Completed | RunStatus::Failed | RunStatus::Cancelled)
+}
+
+/// A new execution takes a number never used in its run: `next_seq` or above.
+pub(super) fn check_fresh_seq(run: &str, seq: u64, next_seq: u64) -> Result<(), StoreError> {
+    if seq >= next_seq {
+        return Ok(());
+    }
+    Err(StoreError::Sqlite(rusqlite::Error::SqliteFailure(
+        rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY),
+        Some(format!("step execution {seq} of run {run} was already used; the next free one is {next_seq}")),
+    )))
+}
+
+/// Only the lease holder may write a run's steps and status.
+pub(super) fn check_lease(run: &str, held: Option<&Lease>, owner: &str) -> Result<(), StoreError> {
+    match held {
+        Some(lease) if lease.owner.id == owner => Ok(()),
+        Some(lease) => Err(StoreError::LeaseLost {
+            run: run.to_owned(),
+            detail: format!("executor {} (pid {} on {}) holds its lease", lease.owner.id, lease.owner.pid, lease.owner.host),
+        }),
+        None => Err(StoreError::LeaseLost { run: run.to_owned(), detail: "nobody holds its lease (it was released)".to_owned() }),
+    }
+}
+
+/// A held lease can be taken over by its own owner, once it has expired, or
+/// at once when its process is gone from this host (a killed driver's run is
+/// resumable without waiting for the lease to run out).
+pub(super) fn lease_is_free(held: &Lease, owner: &LeaseOwner, now_ms: u64) -> bool {
+    held.owner.id == owner.id || held.until_ms < now_ms || (held.owner.host == owner.host && !process_alive(held.owner.pid))
+}
+
+/// Whether a process with this pid exists on this machine. Where we cannot
+/// tell, it is assumed alive, so the lease is only taken once it expires.
+fn process_alive(pid: u32) -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        std::path::Path::new(&format!("/proc/{pid}")).exists()
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = pid;
+        true
+    }
+}
