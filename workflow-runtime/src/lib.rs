@@ -45,8 +45,11 @@
 
 pub mod actions;
 pub mod audit;
+pub mod changes;
 pub mod engine;
 pub mod executor;
+pub mod github;
+pub mod human;
 pub mod interpolate;
 pub mod interpret;
 pub mod machine;

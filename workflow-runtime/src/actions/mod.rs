@@ -9,6 +9,8 @@
 //! message saying so, rather than pretending to run.
 
 mod files;
+pub mod git;
+pub mod pulls;
 pub(crate) mod shell;
 
 use serde_json::{Map, Value};

@@ -1,0 +1,1 @@
+//! git actions (to be written).

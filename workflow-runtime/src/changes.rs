@@ -1,0 +1,1 @@
+//! make-changes tools (to be written).

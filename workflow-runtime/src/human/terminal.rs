@@ -1,0 +1,1 @@
+//! Prompts at a terminal (to be written).
