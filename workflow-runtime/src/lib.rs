@@ -55,6 +55,7 @@ pub mod interpret;
 pub mod machine;
 pub mod models;
 pub mod outputs;
+pub mod permissions;
 pub mod providers;
 pub mod store;
 

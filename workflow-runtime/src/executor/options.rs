@@ -47,6 +47,10 @@ pub struct ExecutorOptions {
     /// Told every piece of a model's answer as it arrives, where the provider streams
     /// (`None`: answers are not streamed).
     pub stream: Option<StreamSink>,
+    /// Where gates, prompts and consent questions are asked (`None`: no terminal; the run waits for `approve`/`reject`/`answer`).
+    pub terminal: Option<Arc<dyn crate::human::Terminal>>,
+    /// Which sensitive steps may run without asking.
+    pub consent: crate::permissions::Consent,
 }
 
 /// One piece of a streamed answer.
@@ -75,6 +79,8 @@ impl Default for ExecutorOptions {
             workflows: None,
             models: None,
             stream: None,
+            terminal: None,
+            consent: crate::permissions::Consent::default(),
         }
     }
 }

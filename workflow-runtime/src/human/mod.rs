@@ -193,12 +193,9 @@ pub trait Terminal: Send + Sync {
     fn ask(&self, request: &Request) -> Asked;
 }
 
-/// Who is answering, for the audit log: `$WORKFLOW_OPERATOR`, else the login name, else `unknown`.
+/// Who is answering, for the audit log (as [`crate::audit::operator`]).
 pub fn operator_name() -> String {
-    ["WORKFLOW_OPERATOR", "USER", "LOGNAME"]
-        .iter()
-        .find_map(|var| std::env::var(var).ok().filter(|v| !v.is_empty()))
-        .unwrap_or_else(|| "unknown".to_string())
+    crate::audit::operator()
 }
 
 /// Now, as Unix milliseconds.
