@@ -18,6 +18,8 @@ Examples:
   workflow pause 0192                       from another shell: pause after the current step
   workflow resume build-and-test            continue its newest resumable run
   workflow status 0192                      where a run is, and its history
+  workflow approve 0192 -m 'looks right'    approve the gate a run waits at; the run goes on
+  workflow answer 0192 staging              answer the prompt a run waits at
 
 The run store is a SQLite file: --store FILE, or $WORKFLOW_STORE, else
 $XDG_DATA_HOME/workflow/runs.db (~/.local/share/workflow/runs.db).
@@ -43,6 +45,12 @@ enum Command {
     Run(commands::run::Args),
     /// Continue a paused, failed, interrupted or waiting run
     Resume(commands::resume::Args),
+    /// Approve what a waiting run asks: a gate, or consent for a sensitive step (then the run goes on)
+    Approve(commands::answer::DecideArgs),
+    /// Reject what a waiting run asks (a rejected gate outputs approved = false; refused consent fails the step)
+    Reject(commands::answer::DecideArgs),
+    /// Answer a waiting run's prompt (`interactive` step) with a value (then the run goes on)
+    Answer(commands::answer::AnswerArgs),
     /// Ask a run to pause after its current step (from any shell)
     Pause(commands::control::Args),
     /// Stop a run for good after its current step (from any shell)
@@ -71,6 +79,9 @@ fn main() -> ExitCode {
         Command::Show(args) => commands::show::run(args),
         Command::Run(args) => commands::run::run(args),
         Command::Resume(args) => commands::resume::run(args),
+        Command::Approve(args) => commands::answer::decide(args, true),
+        Command::Reject(args) => commands::answer::decide(args, false),
+        Command::Answer(args) => commands::answer::answer(args),
         Command::Pause(args) => commands::control::run(args, false),
         Command::Cancel(args) => commands::control::run(args, true),
         Command::Status(args) => commands::status::status(args),

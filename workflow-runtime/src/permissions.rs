@@ -36,6 +36,13 @@ pub struct Consent {
     pub patterns: PermissionsConfig,
 }
 
+impl Consent {
+    /// Consent to everything not denied, as `--yes` gives (for embedders and tests that mean it).
+    pub fn granted() -> Consent {
+        Consent { yes: true, patterns: PermissionsConfig::default() }
+    }
+}
+
 /// What [`Consent::decide`] says about one permission.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Decision {

@@ -1,6 +1,7 @@
 //! One module per subcommand, and what they share: compile options, exit
 //! codes, output.
 
+pub mod answer;
 pub mod control;
 pub mod diff;
 pub mod estimate;

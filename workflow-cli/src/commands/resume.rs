@@ -1,6 +1,6 @@
 //! `workflow resume`: continue a paused, failed, interrupted or waiting run.
 
-use super::run::{executor_options, report_outcome, runtime};
+use super::run::{executor_options, report_outcome, runtime, DriveArgs};
 use super::store::{find_run, ByName, StoreArgs};
 use super::{report_invalid, CompileArgs};
 use std::path::PathBuf;
@@ -10,6 +10,7 @@ use workflow_core::ir::WorkflowIr;
 use workflow_runtime::actions::Actions;
 use workflow_runtime::engine::IrEngine;
 use workflow_runtime::executor::{Executor, Interrupted, ResumeOptions};
+use workflow_runtime::store::sqlite::SqliteStore;
 use workflow_runtime::store::Store;
 
 /// Arguments of `workflow resume`.
@@ -36,6 +37,8 @@ pub struct Args {
     #[arg(long, value_name = "DIR")]
     pub cwd: Option<PathBuf>,
     #[command(flatten)]
+    pub drive: DriveArgs,
+    #[command(flatten)]
     pub compile: CompileArgs,
     #[command(flatten)]
     pub store: StoreArgs,
@@ -45,19 +48,6 @@ pub struct Args {
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let store = Arc::new(args.store.open()?);
     let run_id = find_run(&store, &args.run, ByName::Resumable)?;
-    let record = store.load_run(&run_id)?.ok_or_else(|| anyhow::anyhow!("run {run_id} disappeared"))?;
-    // The workflow as it is now, when its file can be found; else the definition the run started with.
-    let file = args.file.clone().or_else(|| super::show::locate(&record.workflow).ok());
-    let ir: WorkflowIr = match file {
-        Some(path) => match super::show::compile(&path, &args.compile.read_options()) {
-            Ok(compiled) => match compiled.into_iter().find(|c| c.ir.name == record.workflow) {
-                Some(c) => c.ir,
-                None => anyhow::bail!("{} does not define workflow `{}`", path.display(), record.workflow),
-            },
-            Err(diags) => return Ok(report_invalid(diags)),
-        },
-        None => serde_json::from_value(record.definition.clone())?,
-    };
     let interrupted = if args.retry_interrupted {
         Some(Interrupted::Retry)
     } else if args.skip_interrupted {
@@ -67,11 +57,39 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     } else {
         None
     };
-    let mut options = executor_options(args.cwd.clone())?;
-    options.models = Some(Arc::new(super::run::model_runtime(&options.cwd)?));
+    let resume = ResumeOptions { force: args.force, interrupted, cwd: args.cwd.clone() };
+    continue_run(store, &run_id, args.file.clone(), &args.compile, &args.drive, resume)
+}
+
+/// Drives run `run_id` on from where it stopped, with its workflow as it is now (when its file
+/// can be found, else the definition stored with the run); prints how it ended.
+pub fn continue_run(
+    store: Arc<SqliteStore>,
+    run_id: &str,
+    file: Option<PathBuf>,
+    compile: &CompileArgs,
+    drive: &DriveArgs,
+    resume: ResumeOptions,
+) -> anyhow::Result<ExitCode> {
+    let record = store.load_run(run_id)?.ok_or_else(|| anyhow::anyhow!("run {run_id} disappeared"))?;
+    let file = file.or_else(|| super::show::locate(&record.workflow).ok());
+    let ir: WorkflowIr = match file {
+        Some(path) => match super::show::compile(&path, &compile.read_options()) {
+            Ok(compiled) => match compiled.into_iter().find(|c| c.ir.name == record.workflow) {
+                Some(c) => c.ir,
+                None => anyhow::bail!("{} does not define workflow `{}`", path.display(), record.workflow),
+            },
+            Err(diags) => return Ok(report_invalid(diags)),
+        },
+        None => serde_json::from_value(record.definition.clone())?,
+    };
+    let mut options = executor_options(resume.cwd.clone())?;
+    let models = super::run::model_runtime(&options.cwd)?;
+    drive.apply(&mut options, &models);
+    options.models = Some(Arc::new(models));
     let report = runtime()?.block_on(async {
         let executor = Executor::new(store, Actions::builtin(), options);
-        executor.resume(&run_id, Box::new(IrEngine::new(Arc::new(ir))), ResumeOptions { force: args.force, interrupted, cwd: args.cwd.clone() }).await
+        executor.resume(run_id, Box::new(IrEngine::new(Arc::new(ir))), resume).await
     })?;
     Ok(report_outcome(&report))
 }

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use workflow_runtime::actions::Actions;
 use workflow_runtime::engine::{Engine, IrEngine};
 use workflow_runtime::executor::{Executor, ExecutorOptions, RunReport, StartOptions, Workflows};
+use workflow_runtime::permissions::Consent;
 use workflow_runtime::store::RunStatus;
 
 /// Arguments of `workflow run`.
@@ -32,9 +33,33 @@ pub struct Args {
     #[arg(long)]
     pub estimate: bool,
     #[command(flatten)]
+    pub drive: DriveArgs,
+    #[command(flatten)]
     pub compile: CompileArgs,
     #[command(flatten)]
     pub store: StoreArgs,
+}
+
+/// How a run treats people: consent for sensitive steps, and what happens when nobody answers.
+#[derive(Debug, clap::Args)]
+pub struct DriveArgs {
+    /// Consent to every sensitive step (shell, push, merge-pr, make-changes) not denied by the config's `permissions: deny`
+    #[arg(long, short = 'y', env = "WORKFLOW_YES", value_parser = clap::builder::FalseyValueParser::new())]
+    pub yes: bool,
+    /// When a gate, prompt or consent question has no answer, keep the run and wait for one
+    /// from another shell (`workflow approve|reject|answer`) instead of exiting with code 3
+    #[arg(long)]
+    pub wait: bool,
+}
+
+impl DriveArgs {
+    /// Applies these choices and the config's permission patterns to the executor's options.
+    pub fn apply(&self, options: &mut ExecutorOptions, models: &workflow_runtime::models::ModelRuntime) {
+        options.consent = Consent { yes: self.yes, patterns: models.config().permissions.clone() };
+        if self.wait {
+            options.answer_poll = Some(std::time::Duration::from_millis(250));
+        }
+    }
 }
 
 /// How many lines of a step's output `run` shows.
@@ -83,6 +108,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     if args.estimate {
         return super::estimate::print(&one.ir, &*store, &models);
     }
+    args.drive.apply(&mut options, &models);
     options.models = Some(Arc::new(models));
     let report = runtime()?.block_on(async {
         let executor = Executor::new(store, Actions::builtin(), options);
@@ -161,7 +187,14 @@ pub fn executor_options(cwd: Option<PathBuf>) -> anyhow::Result<ExecutorOptions>
             }
         }
     });
-    Ok(ExecutorOptions { cwd, operator: operator(), progress: Some(progress), stream: Some(stream), ..ExecutorOptions::default() })
+    Ok(ExecutorOptions {
+        cwd,
+        operator: operator(),
+        progress: Some(progress),
+        stream: Some(stream),
+        terminal: workflow_runtime::human::terminal::TtyTerminal::open().map(|t| Arc::new(t) as Arc<dyn workflow_runtime::human::Terminal>),
+        ..ExecutorOptions::default()
+    })
 }
 
 /// Who runs this: $WORKFLOW_OPERATOR, else $USER.

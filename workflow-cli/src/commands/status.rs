@@ -24,8 +24,10 @@ pub fn status(args: &StatusArgs) -> anyhow::Result<ExitCode> {
     let run_id = find_run(&store, &args.run, ByName::Newest)?;
     let record = store.load_run(&run_id)?.ok_or_else(|| anyhow::anyhow!("run {run_id} disappeared"))?;
     let events = store.events(&run_id)?;
+    let questions = store.questions(&run_id)?;
     if args.json {
-        print(&(serde_json::to_string_pretty(&serde_json::json!({ "run": record, "events": events }))? + "\n"))?;
+        let decisions = workflow_runtime::audit::decisions(&questions);
+        print(&(serde_json::to_string_pretty(&serde_json::json!({ "run": record, "events": events, "questions": decisions }))? + "\n"))?;
         return Ok(ExitCode::SUCCESS);
     }
     let mut out = String::new();
@@ -62,6 +64,31 @@ pub fn status(args: &StatusArgs) -> anyhow::Result<ExitCode> {
         let took = e.duration_ms.map(|d| format!(" in {d} ms")).unwrap_or_default();
         let error = e.error.as_deref().map(|m| format!(": {m}")).unwrap_or_default();
         let _ = writeln!(out, "  {:>4}. {} {outcome}{took}{error}", e.seq, e.step_id);
+    }
+    if !questions.is_empty() {
+        out.push_str("people:\n");
+        for q in &questions {
+            let r = &q.request;
+            let answered = match &q.answer {
+                None => "waiting for an answer".to_string(),
+                Some(a) => {
+                    let said = match (a.approved, &a.value) {
+                        (Some(true), _) => "approved".to_string(),
+                        (Some(false), _) => "rejected".to_string(),
+                        (None, _) if r.input.as_ref().is_some_and(|i| i.input_type == workflow_runtime::human::InputType::Password) => "answered (hidden)".to_string(),
+                        (None, Some(v)) => format!("answered {v}"),
+                        (None, None) => "answered".to_string(),
+                    };
+                    let comment = a.comment.as_deref().map(|c| format!(": {c}")).unwrap_or_default();
+                    format!("{said} by {}{comment}", a.operator)
+                }
+            };
+            let _ = writeln!(out, "  {:>4}. {} {} \"{}\": {answered}", r.seq, r.step_id, r.kind.as_str(), r.message);
+        }
+        if let Some(open) = questions.iter().rev().find(|q| q.answer.is_none()) {
+            let verb = if open.request.kind == workflow_runtime::human::RequestKind::Input { "answer RUN VALUE" } else { "approve RUN (or reject RUN)" };
+            let _ = writeln!(out, "  answer with: workflow {}", verb.replace("RUN", &record.id));
+        }
     }
     print(&out)?;
     Ok(ExitCode::SUCCESS)

@@ -17,7 +17,7 @@ pub fn bin() -> &'static Path {
 /// `workflow ARGS` run in `dir` against the store `store` (through `WORKFLOW_STORE`).
 pub fn workflow(dir: &Path, store: &Path, args: &[&str]) -> Command {
     let mut cmd = Command::new(bin());
-    cmd.args(args).current_dir(dir).env("WORKFLOW_STORE", store).env_remove("RUST_LOG").stdin(Stdio::null());
+    cmd.args(args).current_dir(dir).env("WORKFLOW_STORE", store).env("WORKFLOW_YES", "1").env_remove("RUST_LOG").stdin(Stdio::null());
     cmd
 }
 

@@ -4,9 +4,9 @@
 //! [`Actions::builtin`]; custom ones are added with [`Actions::register`] or
 //! bound to a Rust function in `workflow!`.
 //!
-//! Actions of later parts of the product (models, git and pull requests,
-//! gates and prompts) are not available yet: a step using one fails with a
-//! message saying so, rather than pretending to run.
+//! The executor itself runs what needs the run's models (`ai-prompt`,
+//! `switch-model`, `review-pr`, `self-review`, `make-changes`) and what a
+//! person answers (`approval-gate`, `interactive`, consent for sensitive steps).
 
 mod files;
 pub mod git;
@@ -121,7 +121,21 @@ impl Actions {
             actions.register(name, Nothing);
         }
         actions.register("switch-model", files::SwitchModel);
-        actions.register("ai-prompt", NoModels);
+        for name in ["ai-prompt", "review-pr", "self-review", "make-changes"] {
+            actions.register(name, NoModels(name));
+        }
+        // Gates and prompts are answered by people: the executor asks them before any action would run.
+        for name in ["approval-gate", "interactive"] {
+            actions.register(name, AskedByExecutor(name));
+        }
+        actions.register("commit", git::Commit);
+        actions.register("push", git::Push);
+        actions.register("pull", git::Pull);
+        actions.register("sync", git::Sync);
+        actions.register("commit-push", git::CommitPush);
+        let github = crate::github::GitHubSettings::from_env();
+        actions.register("create-pr", pulls::CreatePr(github.clone()));
+        actions.register("merge-pr", pulls::MergePr(github));
         for &(name, part) in NOT_YET {
             actions.register(name, NotYet { action: name, part });
         }
@@ -162,31 +176,28 @@ impl Action for Nothing {
     }
 }
 
-/// `ai-prompt` on an executor without models (the executor runs it when it has them).
-struct NoModels;
+/// A model action on an executor without models (the executor runs it when it has them).
+struct NoModels(&'static str);
 
 impl Action for NoModels {
     fn run<'a>(&'a self, _: &'a StepContext) -> ActionResult<'a> {
-        Box::pin(async { Err(ActionFailure::new("action `ai-prompt` needs models: this executor was given no model configuration")) })
+        let message = format!("action `{}` needs models: this executor was given no model configuration", self.0);
+        Box::pin(async move { Err(ActionFailure::new(message)) })
+    }
+}
+
+/// A gate or prompt reached without the executor's people handling (only if called directly).
+struct AskedByExecutor(&'static str);
+
+impl Action for AskedByExecutor {
+    fn run<'a>(&'a self, _: &'a StepContext) -> ActionResult<'a> {
+        let message = format!("action `{}` is answered by a person through the executor, not run as an action", self.0);
+        Box::pin(async move { Err(ActionFailure::new(message)) })
     }
 }
 
 /// Built-in actions whose part of the product is not built yet, and which part that is.
-const NOT_YET: &[(&str, &str)] = &[
-    ("review-pr", "model providers and pull requests"),
-    ("self-review", "model providers"),
-    ("make-changes", "model providers"),
-    ("create-pr", "pull requests"),
-    ("merge-pr", "pull requests"),
-    ("commit", "git actions"),
-    ("push", "git actions"),
-    ("pull", "git actions"),
-    ("sync", "git actions"),
-    ("commit-push", "git actions"),
-    ("interactive", "prompts"),
-    ("approval-gate", "approval gates"),
-    ("run-workflow", "child runs"),
-];
+const NOT_YET: &[(&str, &str)] = &[("run-workflow", "child runs")];
 
 /// Fails with an honest message: the action exists in the language, not yet in the runtime.
 struct NotYet {

@@ -68,6 +68,34 @@ pub fn audit_output(
     })
 }
 
+/// The `decisions` of an audit output: each question a run put to a person
+/// (gate, prompt, consent) with the answer, who gave it and when. A password
+/// prompt's value is never copied here.
+pub fn decisions(questions: &[crate::store::Question]) -> Value {
+    Value::Array(
+        questions
+            .iter()
+            .map(|q| {
+                let secret = q.request.input.as_ref().is_some_and(|i| i.input_type == crate::human::InputType::Password);
+                let answer = q.answer.as_ref();
+                json!({
+                    "kind": q.request.kind.as_str(),
+                    "step": q.request.step_id,
+                    "seq": q.request.seq,
+                    "message": q.request.message,
+                    "permission": q.request.permission,
+                    "asked_at_ms": q.asked_at_ms,
+                    "approved": answer.and_then(|a| a.approved),
+                    "value": if secret { answer.and_then(|a| a.value.as_ref()).map(|_| json!("(hidden)")) } else { answer.and_then(|a| a.value.clone()) },
+                    "comment": answer.and_then(|a| a.comment.clone()),
+                    "operator": answer.map(|a| a.operator.clone()),
+                    "answered_at_ms": answer.map(|a| a.at_ms),
+                })
+            })
+            .collect(),
+    )
+}
+
 /// Who runs workflows here: `$WORKFLOW_OPERATOR`, else `$USER` / `$USERNAME`, else `unknown`.
 pub fn operator() -> String {
     operator_from(|name| std::env::var(name).ok())

@@ -19,7 +19,9 @@ use std::time::{Duration, Instant};
 use tracing::Instrument;
 use workflow_core::ir::{Outcome, Target, WorkflowIr};
 
+mod model_actions;
 mod options;
+mod people;
 mod step;
 
 pub use options::*;
@@ -33,13 +35,15 @@ pub struct Executor<S: Store> {
     owner: LeaseOwner,
     /// Each definition's JSON text by hash, serialized once and shared by all its runs.
     definitions: Arc<std::sync::Mutex<std::collections::HashMap<String, Arc<str>>>>,
+    /// Held while a question is on the terminal: one at a time.
+    terminal_turn: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl<S: Store> Executor<S> {
     /// An executor over `store` running `actions`.
     pub fn new(store: Arc<S>, actions: Actions, options: ExecutorOptions) -> Executor<S> {
         let owner = LeaseOwner { id: uuid::Uuid::now_v7().to_string(), pid: std::process::id(), host: host_name() };
-        Executor { store, actions: Arc::new(actions), options, owner, definitions: Arc::default() }
+        Executor { store, actions: Arc::new(actions), options, owner, definitions: Arc::default(), terminal_turn: Arc::default() }
     }
 
     /// The store.
@@ -152,6 +156,7 @@ impl<S: Store> Executor<S> {
             options: ExecutorOptions { cwd, ..self.options.clone() },
             owner: self.owner.clone(),
             definitions: self.definitions.clone(),
+            terminal_turn: self.terminal_turn.clone(),
         };
         here.continue_run(record, engine, options).instrument(span).await
     }
@@ -182,7 +187,9 @@ impl<S: Store> Executor<S> {
         if let Some(open) = record.open.clone() {
             let step = remap(open.step, &open.step_id)?;
             let open = StepStart { step, ..open };
-            let decision = if ir.steps[step].idempotent { Some(Interrupted::Retry) } else { options.interrupted };
+            // A step that stopped to ask a person did not start its work: it simply asks again (or finds the answer).
+            let asked = self.store.questions(&run_id)?.iter().any(|q| q.request.seq == open.seq);
+            let decision = if ir.steps[step].idempotent || asked { Some(Interrupted::Retry) } else { options.interrupted };
             return match decision {
                 // At-least-once: the interrupted step runs again under its open execution.
                 Some(Interrupted::Retry) => self.drive(&run_id, engine.as_mut(), Next::Step(step), Some(open), run).await,
@@ -272,10 +279,32 @@ impl<S: Store> Executor<S> {
             let ir_step = &ir.steps[step];
             trace.push(ir_step.id.clone());
             let began = Instant::now();
-            let result = self
-                .run_step(run_id, engine, step, handled_exit_codes.contains(&step), &run)
-                .instrument(tracing::info_span!("step", step = %ir_step.id, seq = start.seq))
-                .await;
+            let span = tracing::info_span!("step", step = %ir_step.id, seq = start.seq);
+            let before = loop {
+                match self.before_step(run_id, engine, step, start.seq).instrument(span.clone()).await? {
+                    people::Before::Wait(question, reason) => match self.options.answer_poll {
+                        // A long-lived driver keeps the run (and its lease) and looks for an answer from another shell.
+                        Some(every) => {
+                            if let Some(stop) = self.stop_requested(run_id, &*engine, &run, &trace).await? {
+                                return Ok(stop);
+                            }
+                            tracing::debug!(step = %question.step_id, "waiting for an answer");
+                            tokio::time::sleep(every).await;
+                        }
+                        None => {
+                            self.store.set_status(run_id, &self.owner.id, RunStatus::Waiting, Some(reason.clone()), None).await?;
+                            return Ok(RunReport { run_id: run_id.to_string(), status: RunStatus::Waiting, reason: Some(reason), trace, children: Vec::new() });
+                        }
+                    },
+                    other => break other,
+                }
+            };
+            let result = match before {
+                people::Before::Proceed => self.run_step(run_id, engine, step, handled_exit_codes.contains(&step), &run).instrument(span).await,
+                people::Before::Done(done) => (Ok((done, None)), 1),
+                people::Before::Fail(failure) => (Err(failure), 0),
+                people::Before::Wait(..) => unreachable!("waiting is handled above"),
+            };
             let (outcome, output, error, attempts) = match result {
                 (Ok((done, models)), attempts) => match assign_all(engine, &done) {
                     Ok(()) => {
@@ -391,6 +420,12 @@ impl<S: Store> Executor<S> {
                 if run.is_empty() { json!({}) } else { json!({ "input_tokens": run.usage.input_tokens, "output_tokens": run.usage.output_tokens }) },
                 if run.is_empty() { json!({}) } else { json!({ "usd": run.cost_usd }) },
             );
+            // Who decided what, and when: every gate, prompt and consent question with its answer.
+            let mut output = output;
+            let questions = self.store.questions(run_id)?;
+            if !questions.is_empty() {
+                output["decisions"] = audit::decisions(&questions);
+            }
             // Child runs are recorded before the parent is marked finished, so a
             // crash in between loses none: finishing again finds them.
             let mut children: Vec<Child> = Vec::new();
@@ -433,6 +468,20 @@ impl<S: Store> Executor<S> {
                 report.children.push(child?);
             }
             Ok(report)
+        })
+    }
+
+    /// While a driver waits for an answer: a pause or cancel asked from another process, honoured now.
+    async fn stop_requested(&self, run_id: &str, engine: &dyn Engine, run: &RunModels, trace: &[String]) -> Result<Option<RunReport>, RunError> {
+        let control = self.store.load_run(run_id)?.map_or(Control::None, |r| r.control);
+        Ok(match control {
+            Control::None => None,
+            Control::Pause => {
+                let reason = "paused on request".to_string();
+                self.store.set_status(run_id, &self.owner.id, RunStatus::Paused, Some(reason.clone()), None).await?;
+                Some(RunReport { run_id: run_id.to_string(), status: RunStatus::Paused, reason: Some(reason), trace: trace.to_vec(), children: Vec::new() })
+            }
+            Control::Cancel => Some(self.finish(run_id, engine, run, RunStatus::Cancelled, Some("cancelled on request".to_string()), trace.to_vec()).await?),
         })
     }
 

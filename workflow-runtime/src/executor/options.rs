@@ -51,6 +51,12 @@ pub struct ExecutorOptions {
     pub terminal: Option<Arc<dyn crate::human::Terminal>>,
     /// Which sensitive steps may run without asking.
     pub consent: crate::permissions::Consent,
+    /// When a question has no answer: `None` stops the run as `waiting` (it is
+    /// resumed after `workflow approve|reject|answer`); `Some(every)` keeps
+    /// driving it and looks for an answer from another shell that often.
+    pub answer_poll: Option<std::time::Duration>,
+    /// Where pull requests live (`None`: from the environment, see [`crate::github::GitHubSettings::from_env`]).
+    pub github: Option<crate::github::GitHubSettings>,
 }
 
 /// One piece of a streamed answer.
@@ -81,6 +87,8 @@ impl Default for ExecutorOptions {
             stream: None,
             terminal: None,
             consent: crate::permissions::Consent::default(),
+            answer_poll: None,
+            github: None,
         }
     }
 }

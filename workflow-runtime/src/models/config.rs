@@ -9,6 +9,9 @@
 //! default: capable
 //! prices:
 //!   "anthropic:claude-sonnet-4-5": { input: 3.0, output: 15.0 }
+//! permissions:            # sensitive steps (shell, push, merge, file edits); see `permissions`
+//!   allow: ["shell:cargo *", "push:origin/*"]
+//!   deny: ["shell:*rm -rf*", "merge-pr:*"]
 //! ```
 //!
 //! [`ModelConfig::load`] merges, later wins: the built-in defaults, the user
@@ -104,6 +107,8 @@ pub struct ModelConfig {
     pub default: Option<String>,
     /// Prices by `provider:model`.
     pub prices: BTreeMap<String, Price>,
+    /// Which sensitive steps run without asking, and which never run (`permissions:`).
+    pub permissions: crate::permissions::PermissionsConfig,
     /// The files that were merged, in order (for messages and `workflow config`).
     pub files: Vec<PathBuf>,
 }
@@ -122,6 +127,8 @@ struct ConfigFile {
     default: Option<String>,
     #[serde(default)]
     prices: BTreeMap<String, Price>,
+    #[serde(default)]
+    permissions: crate::permissions::PermissionsConfig,
 }
 
 /// A config file that cannot be read or is not valid.
@@ -233,7 +240,7 @@ impl ModelConfig {
 
     /// Parses one file's text and merges it over this configuration: each
     /// provider, alias, role and price replaces the entry of the same name;
-    /// `default` replaces the default.
+    /// `default` replaces the default; permission patterns add to the lists.
     pub fn merge_text(&mut self, text: &str, path: &Path) -> Result<(), ConfigError> {
         let file = parse_file(text, path)?;
         for (name, provider) in &file.providers {
@@ -251,6 +258,7 @@ impl ModelConfig {
         self.aliases.extend(file.aliases);
         self.roles.extend(file.roles);
         self.prices.extend(file.prices);
+        self.permissions.merge(file.permissions);
         if file.default.is_some() {
             self.default = file.default;
         }

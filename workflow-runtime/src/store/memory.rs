@@ -6,8 +6,9 @@
 //! in-memory benchmark runs on it. The lease rules both stores share live at
 //! the bottom of this file.
 
+use crate::human::{Answer, Request, RequestKind};
 use super::{
-    Control, Lease, LeaseOwner, LeaseResult, NewRun, RunFilter, RunId, RunRecord, RunStatus, RunSummary, StepEnd, StepEvent, StepOutcome, StepStart, Store,
+    Question, Control, Lease, LeaseOwner, LeaseResult, NewRun, RunFilter, RunId, RunRecord, RunStatus, RunSummary, StepEnd, StepEvent, StepOutcome, StepStart, Store,
     StoreError,
 };
 use std::collections::HashMap;
@@ -19,6 +20,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     runs: Mutex<HashMap<RunId, Run>>,
+    questions: Mutex<Vec<Question>>,
 }
 
 /// One run as the SQLite store keeps it: the record's `open` is left `None`
@@ -325,6 +327,32 @@ impl Store for MemoryStore {
             .collect();
         events.sort_by_key(|e| e.seq);
         Ok(events)
+    }
+
+    fn ask(&self, request: &Request) -> Result<bool, StoreError> {
+        let mut questions = self.questions.lock().unwrap_or_else(PoisonError::into_inner);
+        let same = |q: &Question| q.request.run_id == request.run_id && q.request.seq == request.seq && q.request.kind == request.kind;
+        if questions.iter().any(same) {
+            return Ok(false);
+        }
+        questions.push(Question { request: request.clone(), asked_at_ms: now_ms(), answer: None });
+        Ok(true)
+    }
+
+    fn answer(&self, run: &str, seq: u64, kind: RequestKind, answer: &Answer) -> Result<bool, StoreError> {
+        let mut questions = self.questions.lock().unwrap_or_else(PoisonError::into_inner);
+        match questions.iter_mut().find(|q| q.request.run_id == run && q.request.seq == seq && q.request.kind == kind && q.answer.is_none()) {
+            Some(q) => {
+                q.answer = Some(answer.clone());
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    fn questions(&self, run: &str) -> Result<Vec<Question>, StoreError> {
+        let questions = self.questions.lock().unwrap_or_else(PoisonError::into_inner);
+        Ok(questions.iter().filter(|q| q.request.run_id == run).cloned().collect())
     }
 }
 

@@ -294,6 +294,17 @@ pub struct RunSummary {
     pub finished_at_ms: Option<u64>,
 }
 
+/// A question a run put to a person, and the answer once one is given.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Question {
+    /// What was asked.
+    pub request: crate::human::Request,
+    /// When (Unix milliseconds).
+    pub asked_at_ms: u64,
+    /// The answer, with who gave it and when.
+    pub answer: Option<crate::human::Answer>,
+}
+
 /// What can go wrong in a store.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -401,4 +412,14 @@ pub trait Store: Send + Sync + 'static {
 
     /// A run's step executions, in order.
     fn events(&self, run: &str) -> Result<Vec<StepEvent>, StoreError>;
+
+    /// Records a question a run puts to a person. Asking again (the same run,
+    /// step execution and kind) keeps the first record and its answer; `true` when it is new.
+    fn ask(&self, request: &crate::human::Request) -> Result<bool, StoreError>;
+
+    /// Records a person's answer to a question (from any process); `false` when it was already answered.
+    fn answer(&self, run: &str, seq: u64, kind: crate::human::RequestKind, answer: &crate::human::Answer) -> Result<bool, StoreError>;
+
+    /// A run's questions and their answers, oldest first.
+    fn questions(&self, run: &str) -> Result<Vec<Question>, StoreError>;
 }

@@ -22,7 +22,8 @@ mod schema;
 mod writer;
 
 use super::memory::{lease_is_free, now_ms};
-use super::{Control, LeaseOwner, LeaseResult, NewRun, RunFilter, RunId, RunRecord, RunStatus, RunSummary, StepEnd, StepEvent, StepStart, Store, StoreError};
+use crate::human::{Answer, Request, RequestKind};
+use super::{Control, LeaseOwner, Question, LeaseResult, NewRun, RunFilter, RunId, RunRecord, RunStatus, RunSummary, StepEnd, StepEvent, StepStart, Store, StoreError};
 use rows::RawRun;
 use rusqlite::types::Value;
 use rusqlite::{params, params_from_iter, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
@@ -281,5 +282,38 @@ impl Store for SqliteStore {
         let sql = format!("SELECT {} FROM step_events WHERE run_id = ?1 ORDER BY seq", rows::EVENT_COLUMNS);
         let raw: Vec<_> = self.direct().prepare_cached(&sql)?.query_map([run], rows::step_event)?.collect::<rusqlite::Result<_>>()?;
         raw.into_iter().map(rows::RawEvent::parse).collect()
+    }
+
+    fn ask(&self, request: &Request) -> Result<bool, StoreError> {
+        let text = serde_json::to_string(request)?;
+        let added = self.direct().execute(
+            "INSERT OR IGNORE INTO questions (run_id, seq, kind, step_id, request, asked_at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![request.run_id, request.seq as i64, request.kind.as_str(), request.step_id, text, now_ms() as i64],
+        )?;
+        Ok(added == 1)
+    }
+
+    fn answer(&self, run: &str, seq: u64, kind: RequestKind, answer: &Answer) -> Result<bool, StoreError> {
+        let text = serde_json::to_string(answer)?;
+        let changed = self.direct().execute(
+            "UPDATE questions SET answer = ?4, operator = ?5, answered_at_ms = ?6 WHERE run_id = ?1 AND seq = ?2 AND kind = ?3 AND answer IS NULL",
+            params![run, seq as i64, kind.as_str(), text, answer.operator, answer.at_ms as i64],
+        )?;
+        Ok(changed == 1)
+    }
+
+    fn questions(&self, run: &str) -> Result<Vec<Question>, StoreError> {
+        let conn = self.direct();
+        let mut query = conn.prepare_cached("SELECT request, asked_at_ms, answer FROM questions WHERE run_id = ?1 ORDER BY asked_at_ms, seq")?;
+        let raw: Vec<(String, i64, Option<String>)> = query.query_map([run], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?.collect::<rusqlite::Result<_>>()?;
+        raw.into_iter()
+            .map(|(request, asked, answer)| {
+                Ok(Question {
+                    request: serde_json::from_str(&request)?,
+                    asked_at_ms: asked.max(0) as u64,
+                    answer: answer.map(|a| serde_json::from_str(&a)).transpose()?,
+                })
+            })
+            .collect()
     }
 }

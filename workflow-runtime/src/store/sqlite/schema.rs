@@ -14,7 +14,7 @@ pub const APPLICATION_ID: i32 = 0x5746_4C57;
 /// Migration `n` (counting from 1) takes a store from schema version `n - 1`
 /// to `n`; `PRAGMA user_version` says which ran. Append, never edit one that
 /// shipped: stores in the field already ran it.
-pub const MIGRATIONS: &[&str] = &[V1, V2];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3];
 
 /// The schema version this program writes.
 pub fn current_version() -> u32 {
@@ -66,6 +66,23 @@ CREATE TABLE step_events (
 
 // The directory a run's steps work in, so `resume` goes on there.
 const V2: &str = "ALTER TABLE runs ADD COLUMN cwd TEXT;";
+
+// Questions runs put to people (gates, prompts, consent) and their answers:
+// who answered and when is part of the audit record.
+const V3: &str = "
+CREATE TABLE questions (
+    run_id         TEXT NOT NULL,
+    seq            INTEGER NOT NULL,
+    kind           TEXT NOT NULL,
+    step_id        TEXT NOT NULL,
+    request        TEXT NOT NULL,
+    asked_at_ms    INTEGER NOT NULL,
+    answer         TEXT,
+    operator       TEXT,
+    answered_at_ms INTEGER,
+    PRIMARY KEY (run_id, seq, kind)
+);
+";
 
 const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";
 

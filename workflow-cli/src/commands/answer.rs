@@ -1,0 +1,146 @@
+//! `workflow approve|reject|answer`: a person's answer to a waiting run,
+//! from any shell. The answer is stored (who, when) in the audit record;
+//! then the run goes on in this process, unless another process drives it
+//! (`workflow run --wait`), which picks the answer up itself.
+
+use super::resume::continue_run;
+use super::run::DriveArgs;
+use super::store::{find_run, ByName, StoreArgs};
+use super::CompileArgs;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use workflow_runtime::executor::ResumeOptions;
+use workflow_runtime::human::{now_ms, operator_name, Answer, InputType, RequestKind};
+use workflow_runtime::store::{Question, Store};
+
+/// Arguments of `workflow approve` and `workflow reject`.
+#[derive(Debug, clap::Args)]
+pub struct DecideArgs {
+    /// A run id (or a unique prefix), or a workflow name: its newest resumable run
+    pub run: String,
+    /// Why (recorded with the decision; a gate's `comment` output)
+    #[arg(long, short = 'm', value_name = "TEXT")]
+    pub comment: Option<String>,
+    #[command(flatten)]
+    pub target: TargetArgs,
+}
+
+/// Arguments of `workflow answer`.
+#[derive(Debug, clap::Args)]
+pub struct AnswerArgs {
+    /// A run id (or a unique prefix), or a workflow name: its newest resumable run
+    pub run: String,
+    /// The answer (checked against the prompt's type, choices and validation pattern).
+    /// Left out: read from standard input (so a password need not be typed on the command line)
+    pub value: Option<String>,
+    #[command(flatten)]
+    pub target: TargetArgs,
+}
+
+/// Which question, and what happens after the answer.
+#[derive(Debug, clap::Args)]
+pub struct TargetArgs {
+    /// The step whose question this answers (default: the run's open question)
+    #[arg(long, value_name = "ID")]
+    pub step: Option<String>,
+    /// Only record the answer; continue the run later with `workflow resume`
+    #[arg(long)]
+    pub no_resume: bool,
+    /// The workflow file, when it is not ./workflows/NAME.yaml
+    #[arg(long, value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// The directory the remaining steps run in (default: where the run started)
+    #[arg(long, value_name = "DIR")]
+    pub cwd: Option<PathBuf>,
+    #[command(flatten)]
+    pub drive: DriveArgs,
+    #[command(flatten)]
+    pub compile: CompileArgs,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+/// Runs `workflow approve` (`approved`: true) or `workflow reject`.
+pub fn decide(args: &DecideArgs, approved: bool) -> anyhow::Result<ExitCode> {
+    let verb = if approved { "approve" } else { "reject" };
+    let answer = Answer { approved: Some(approved), value: None, comment: args.comment.clone(), operator: operator_name(), at_ms: now_ms() };
+    record(&args.run, &args.target, answer, verb, |q| match q.request.kind {
+        RequestKind::Gate | RequestKind::Consent => Ok(None),
+        RequestKind::Input => Err(format!("step `{}` asks for a value, not a decision: use `workflow answer RUN VALUE`", q.request.step_id)),
+    })
+}
+
+/// Runs `workflow answer`.
+pub fn answer(args: &AnswerArgs) -> anyhow::Result<ExitCode> {
+    let typed = match &args.value {
+        Some(value) => value.clone(),
+        None => {
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)?;
+            text.trim_end_matches(['\n', '\r']).to_string()
+        }
+    };
+    let answer = Answer { approved: None, value: None, comment: None, operator: operator_name(), at_ms: now_ms() };
+    record(&args.run, &args.target, answer, "answer", |q| {
+        let Some(spec) = q.request.input.as_ref().filter(|_| q.request.kind == RequestKind::Input) else {
+            return Err(format!("step `{}` asks for a decision: use `workflow approve` or `workflow reject`", q.request.step_id));
+        };
+        // On a command line a multiline answer may be written with `\n`.
+        let text = if spec.input_type == InputType::Multiline { typed.replace("\\n", "\n") } else { typed.clone() };
+        spec.accept(&text).map(Some)
+    })
+}
+
+/// Finds the run's open question, checks it with `fits`, records `answer`, and continues the run.
+/// `fits` says why the question cannot take this answer, or the value the answer carries.
+fn record(
+    arg: &str,
+    target: &TargetArgs,
+    mut answer: Answer,
+    verb: &str,
+    fits: impl FnOnce(&Question) -> Result<Option<serde_json::Value>, String>,
+) -> anyhow::Result<ExitCode> {
+    let store = Arc::new(target.store.open()?);
+    let run_id = find_run(&store, arg, ByName::Resumable)?;
+    let questions = store.questions(&run_id)?;
+    let open: Vec<&Question> = questions.iter().filter(|q| q.answer.is_none()).filter(|q| target.step.as_ref().is_none_or(|s| &q.request.step_id == s)).collect();
+    let Some(question) = open.last() else {
+        let which = target.step.as_ref().map(|s| format!(" at step `{s}`")).unwrap_or_default();
+        return Ok(super::run::invalid(&format!("run {run_id} is not waiting for anyone{which} (see `workflow status {run_id}`)")));
+    };
+    match fits(question) {
+        Ok(value) => answer.value = value,
+        Err(why) => return Ok(super::run::invalid(&format!("{why} (run {run_id}, step `{}`)", question.request.step_id))),
+    }
+    if !question.request.approvers.is_empty() && !question.request.approvers.contains(&answer.operator) {
+        return Ok(super::run::invalid(&format!(
+            "`{}` may not {verb} step `{}`: its approvers are {}",
+            answer.operator,
+            question.request.step_id,
+            question.request.approvers.join(", ")
+        )));
+    }
+    let request = &question.request;
+    if !store.answer(&run_id, request.seq, request.kind, &answer)? {
+        anyhow::bail!("step `{}` of run {run_id} was answered meanwhile by someone else", request.step_id);
+    }
+    let what = match (request.kind, answer.approved) {
+        (RequestKind::Input, _) => "answered".to_string(),
+        (_, Some(true)) => "approved".to_string(),
+        _ => "rejected".to_string(),
+    };
+    eprintln!("{what} step `{}` of run {run_id} (as {})", request.step_id, answer.operator);
+    if target.no_resume {
+        eprintln!("  continue it with: workflow resume {run_id}");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let record = store.load_run(&run_id)?.ok_or_else(|| anyhow::anyhow!("run {run_id} disappeared"))?;
+    if let Some(lease) = record.lease.filter(|l| l.until_ms > now_ms()) {
+        eprintln!("  run {run_id} is driven by process {} on {}: it goes on there", lease.owner.pid, lease.owner.host);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let resume = ResumeOptions { cwd: target.cwd.clone(), ..ResumeOptions::default() };
+    continue_run(store, &run_id, target.file.clone(), &target.compile, &target.drive, resume)
+}
+

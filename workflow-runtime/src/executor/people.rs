@@ -1,0 +1,263 @@
+//! Before a step runs: its `requires:` gate, consent for a sensitive step,
+//! and the steps that are a person's answer (`approval-gate`,
+//! `interactive`). A question goes to the terminal when the run has one and
+//! the workflow is interactive; otherwise it is stored and the run waits for
+//! `workflow approve|reject|answer`. Every question and answer is stored, so
+//! the audit record says who decided what, and when.
+
+use super::Executor;
+use crate::actions::{ActionFailure, ActionOutput};
+use crate::engine::Engine;
+use crate::human::{notify, Answer, Asked, InputSpec, InputType, Request, RequestKind};
+use crate::interpolate::{render, step_params};
+use crate::permissions::Decision;
+use crate::store::Store;
+use serde_json::{json, Map, Value};
+use workflow_core::ir::StepIr;
+
+/// What happens to a step before its action runs.
+pub(super) enum Before {
+    /// Run the action.
+    Proceed,
+    /// The step is done: a gate's or a prompt's outputs.
+    Done(ActionOutput),
+    /// The step fails without running.
+    Fail(ActionFailure),
+    /// Nobody has answered yet: the run waits (the question, and why).
+    Wait(Request, String),
+}
+
+/// How a question was answered.
+enum Reply {
+    Given(Answer),
+    TimedOut,
+    Unanswered,
+}
+
+impl<S: Store> Executor<S> {
+    /// Decides what happens to step `step` (execution `seq`) before its action runs.
+    pub(super) async fn before_step(&self, run_id: &str, engine: &dyn Engine, step: usize, seq: u64) -> Result<Before, crate::store::StoreError> {
+        let ir = engine.ir();
+        let ir_step = &ir.steps[step];
+        // `requires: gate.approved`: without the approval the step does not run at all.
+        if let Some(gate) = ir_step.requires {
+            let gate_id = &ir.steps[gate].id;
+            let approved = engine.lookup(step, &["step".to_string(), gate_id.clone(), "approved".to_string()]);
+            if approved != Some(Value::Bool(true)) {
+                return Ok(Before::Fail(ActionFailure::new(format!("not run: it requires `{gate_id}.approved`, and that gate has not approved"))));
+            }
+        }
+        let params = match step_params(engine, step) {
+            Ok((params, _)) => params,
+            Err(e) => return Ok(Before::Fail(ActionFailure::new(format!("cannot fill in the step's fields: {e}")))),
+        };
+        let request = |kind, message: String| Request {
+            kind,
+            run_id: run_id.to_string(),
+            workflow: ir.name.clone(),
+            step_id: ir_step.id.clone(),
+            seq,
+            message,
+            input: None,
+            permission: None,
+            approvers: Vec::new(),
+        };
+        let builtin = self.actions.is_builtin(&ir_step.action);
+        if ir_step.sensitive {
+            let permission = permission(ir_step, &params, &self.options.cwd).await;
+            match self.options.consent.decide(&permission) {
+                Decision::Denied(pattern) => {
+                    return Ok(Before::Fail(ActionFailure::new(format!("denied: `{permission}` matches the deny pattern `{pattern}` of the config"))));
+                }
+                Decision::Allowed(why) => tracing::info!(%permission, %why, "consent"),
+                Decision::Ask => {
+                    let what = describe(engine, step, ir_step, &params);
+                    let question = Request { permission: Some(permission.clone()), ..request(RequestKind::Consent, what) };
+                    match self.reply(&question, ir.interactive).await? {
+                        Reply::Given(answer) if answer.approved == Some(true) => tracing::info!(%permission, operator = %answer.operator, "consent given"),
+                        Reply::Given(answer) => {
+                            let comment = answer.comment.map(|c| format!(": {c}")).unwrap_or_default();
+                            return Ok(Before::Fail(ActionFailure::new(format!("{} refused consent for `{permission}`{comment}", answer.operator))));
+                        }
+                        Reply::TimedOut | Reply::Unanswered => {
+                            let reason = format!(
+                                "step `{}` needs consent for `{permission}`: give it with `workflow approve {run_id}` (or refuse with `workflow reject {run_id}`)",
+                                ir_step.id
+                            );
+                            return Ok(Before::Wait(question, reason));
+                        }
+                    }
+                }
+            }
+        }
+        match ir_step.action.as_str() {
+            "approval-gate" if builtin => {
+                let message = params.get("message").and_then(Value::as_str).unwrap_or("approve?").to_string();
+                let question = Request { approvers: strings(params.get("approvers")), ..request(RequestKind::Gate, message) };
+                if self.store.ask(&question)? {
+                    let targets = strings(params.get("notify"));
+                    let problems = notify::notify_all(&targets, &question, &self.options.cwd).await;
+                    for problem in problems {
+                        tracing::warn!(%problem, "notify");
+                    }
+                }
+                match self.reply(&question, ir.interactive).await? {
+                    Reply::Given(answer) => {
+                        let approved = answer.approved == Some(true);
+                        Ok(Before::Done(ActionOutput::new(json!({
+                            "approved": approved,
+                            "comment": answer.comment.clone().unwrap_or_default(),
+                            "approver": answer.operator,
+                            "answered_at_ms": answer.at_ms,
+                        }))))
+                    }
+                    Reply::TimedOut | Reply::Unanswered => {
+                        let reason = format!(
+                            "waiting for approval at step `{}`: {} — approve with `workflow approve {run_id}` or reject with `workflow reject {run_id}`",
+                            ir_step.id, question.message
+                        );
+                        Ok(Before::Wait(question, reason))
+                    }
+                }
+            }
+            "interactive" if builtin => {
+                let spec = input_spec(&params, ir_step.timeout_ms);
+                let prompt = params.get("prompt").and_then(Value::as_str).unwrap_or("value?").to_string();
+                let question = Request { input: Some(spec.clone()), ..request(RequestKind::Input, prompt) };
+                // Unattended workflows take the default without asking.
+                let reply = match (&spec.default, ir.interactive) {
+                    (Some(default), false) => {
+                        self.store.ask(&question)?;
+                        let answer = Answer { approved: None, value: Some(default.clone()), comment: Some("default (unattended)".to_string()), operator: "default".to_string(), at_ms: crate::human::now_ms() };
+                        self.store.answer(run_id, seq, RequestKind::Input, &answer)?;
+                        Reply::Given(answer)
+                    }
+                    _ => self.reply(&question, ir.interactive).await?,
+                };
+                let value = match reply {
+                    Reply::Given(answer) => answer.value.unwrap_or(Value::Null),
+                    Reply::TimedOut => match &spec.default {
+                        Some(default) => default.clone(),
+                        None => return Ok(Before::Fail(ActionFailure::new("no answer in time, and the prompt has no default"))),
+                    },
+                    Reply::Unanswered => {
+                        let reason = format!("waiting for an answer at step `{}`: {} — answer with `workflow answer {run_id} VALUE`", ir_step.id, question.message);
+                        return Ok(Before::Wait(question, reason));
+                    }
+                };
+                let mut done = ActionOutput::new(json!({ "value": value.clone() }));
+                if let Some(var) = ir_step.writes.and_then(|i| ir.variables.get(i)) {
+                    done.assign.push((var.name.clone(), value));
+                }
+                Ok(Before::Done(done))
+            }
+            _ => Ok(Before::Proceed),
+        }
+    }
+
+    /// The answer to `question`: one already stored (from `workflow approve` or
+    /// an earlier ask), else the terminal's (stored now) when the run may ask there.
+    async fn reply(&self, question: &Request, interactive: bool) -> Result<Reply, crate::store::StoreError> {
+        self.store.ask(question)?;
+        if let Some(answer) = self.stored_answer(question)? {
+            return Ok(Reply::Given(answer));
+        }
+        let Some(terminal) = self.options.terminal.clone().filter(|_| interactive) else { return Ok(Reply::Unanswered) };
+        // One question at a time on one terminal, whatever number of runs are in flight.
+        let _turn = self.terminal_turn.lock().await;
+        let asked = {
+            let question = question.clone();
+            tokio::task::spawn_blocking(move || terminal.ask(&question)).await.unwrap_or(Asked::Closed)
+        };
+        match asked {
+            Asked::Answered(answer) => {
+                if !question.approvers.is_empty() && !question.approvers.contains(&answer.operator) {
+                    tracing::warn!(operator = %answer.operator, approvers = ?question.approvers, "not an approver of this gate; the run waits for one");
+                    return Ok(Reply::Unanswered);
+                }
+                if !self.store.answer(&question.run_id, question.seq, question.kind, &answer)? {
+                    // Someone answered from another shell meanwhile: the first answer stands.
+                    if let Some(first) = self.stored_answer(question)? {
+                        return Ok(Reply::Given(first));
+                    }
+                }
+                Ok(Reply::Given(answer))
+            }
+            Asked::TimedOut => Ok(Reply::TimedOut),
+            Asked::Closed => Ok(Reply::Unanswered),
+        }
+    }
+
+    fn stored_answer(&self, question: &Request) -> Result<Option<Answer>, crate::store::StoreError> {
+        Ok(self
+            .store
+            .questions(&question.run_id)?
+            .into_iter()
+            .find(|q| q.request.seq == question.seq && q.request.kind == question.kind)
+            .and_then(|q| q.answer))
+    }
+}
+
+/// The permission a sensitive step asks for, as allow and deny patterns see it:
+/// `shell:` + the command as written (references unexpanded, so a pattern
+/// judges the code that runs, not the data), `push:REMOTE/BRANCH`, `merge-pr:PR`, `make-changes:PATHS`.
+pub async fn permission(ir_step: &StepIr, params: &Map<String, Value>, cwd: &std::path::Path) -> String {
+    let text = |key: &str| params.get(key).and_then(Value::as_str).map(str::to_string);
+    match ir_step.action.as_str() {
+        "shell" => format!("shell:{}", ir_step.params.get("command").and_then(Value::as_str).unwrap_or_default()),
+        "push" | "commit-push" => {
+            let branch = match text("branch") {
+                Some(branch) => branch,
+                None => crate::actions::git::current_branch(cwd).await.unwrap_or_else(|_| "HEAD".to_string()),
+            };
+            format!("push:{}/{branch}", text("remote").unwrap_or_else(|| "origin".to_string()))
+        }
+        "merge-pr" => match params.get("pr") {
+            Some(Value::Number(n)) => format!("merge-pr:{n}"),
+            Some(Value::String(pr)) => format!("merge-pr:{pr}"),
+            _ => format!("merge-pr:{}", crate::actions::git::current_branch(cwd).await.unwrap_or_else(|_| "HEAD".to_string())),
+        },
+        "make-changes" => {
+            let paths = strings(params.get("paths"));
+            format!("make-changes:{}", if paths.is_empty() { ".".to_string() } else { paths.join(",") })
+        }
+        other => other.to_string(),
+    }
+}
+
+/// What a sensitive step will do, for the person asked.
+fn describe(engine: &dyn Engine, step: usize, ir_step: &StepIr, params: &Map<String, Value>) -> String {
+    match ir_step.action.as_str() {
+        "shell" => {
+            let written = ir_step.params.get("command").and_then(Value::as_str).unwrap_or_default();
+            format!("run `{}`", render(engine, step, written).unwrap_or_else(|_| written.to_string()))
+        }
+        "push" | "commit-push" => "push to the remote".to_string(),
+        "merge-pr" => "merge the pull request".to_string(),
+        "make-changes" => {
+            let paths = strings(params.get("paths"));
+            format!("let the model edit files{}", if paths.is_empty() { " of the repository".to_string() } else { format!(" under {}", paths.join(", ")) })
+        }
+        other => format!("run `{other}`"),
+    }
+}
+
+/// An `interactive` step's input spec from its fields.
+fn input_spec(params: &Map<String, Value>, timeout_ms: Option<u64>) -> InputSpec {
+    InputSpec {
+        input_type: params.get("input-type").and_then(Value::as_str).and_then(InputType::parse).unwrap_or_default(),
+        choices: strings(params.get("choices")),
+        default: params.get("default").cloned(),
+        pattern: params.get("validation-pattern").and_then(Value::as_str).map(str::to_string),
+        timeout_ms,
+    }
+}
+
+/// A list of strings (a single string is a one-item list).
+fn strings(value: Option<&Value>) -> Vec<String> {
+    match value {
+        Some(Value::String(s)) => vec![s.clone()],
+        Some(Value::Array(items)) => items.iter().filter_map(|v| v.as_str().map(str::to_string)).collect(),
+        _ => Vec::new(),
+    }
+}

@@ -1,0 +1,77 @@
+//! Telling people a gate waits for them: each `notify:` entry is a webhook
+//! URL (POSTed a JSON payload) or a command (run with the payload on stdin
+//! and in `WORKFLOW_*` environment variables). A failed notification is
+//! logged and never fails the gate: the run waits either way.
+
+use super::Request;
+use serde_json::{json, Value};
+use std::path::Path;
+use std::time::Duration;
+
+/// How long one notification may take.
+const NOTIFY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The JSON every notification carries.
+pub fn payload(request: &Request) -> Value {
+    json!({
+        "event": "approval_requested",
+        "run_id": request.run_id,
+        "workflow": request.workflow,
+        "step": request.step_id,
+        "message": request.message,
+        "approvers": request.approvers,
+        "approve": format!("workflow approve {}", request.run_id),
+        "reject": format!("workflow reject {}", request.run_id),
+    })
+}
+
+/// Sends every notification; the problems, one per failed target (empty when all went out).
+pub async fn notify_all(targets: &[String], request: &Request, cwd: &Path) -> Vec<String> {
+    let body = payload(request);
+    let mut problems = Vec::new();
+    for target in targets {
+        let sent = if target.starts_with("http://") || target.starts_with("https://") { post(target, &body).await } else { command(target, &body, request, cwd).await };
+        if let Err(e) = sent {
+            tracing::warn!(target = %target, error = %e, "notification failed");
+            problems.push(format!("{target}: {e}"));
+        }
+    }
+    problems
+}
+
+async fn post(url: &str, body: &Value) -> Result<(), String> {
+    let client = reqwest::Client::builder().timeout(NOTIFY_TIMEOUT).build().map_err(|e| e.to_string())?;
+    let response = client.post(url).json(body).send().await.map_err(|e| format!("cannot reach it: {e}"))?;
+    if !response.status().is_success() {
+        return Err(format!("it answered HTTP {}", response.status().as_u16()));
+    }
+    Ok(())
+}
+
+async fn command(line: &str, body: &Value, request: &Request, cwd: &Path) -> Result<(), String> {
+    use tokio::io::AsyncWriteExt;
+    let mut child = tokio::process::Command::new("sh")
+        .arg("-c")
+        .arg(line)
+        .current_dir(cwd)
+        .env("WORKFLOW_RUN_ID", &request.run_id)
+        .env("WORKFLOW_NAME", &request.workflow)
+        .env("WORKFLOW_STEP", &request.step_id)
+        .env("WORKFLOW_MESSAGE", &request.message)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| format!("cannot start it: {e}"))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        // A command that ignores its input closes the pipe early: that is fine.
+        let _ = stdin.write_all(body.to_string().as_bytes()).await;
+    }
+    let output = tokio::time::timeout(NOTIFY_TIMEOUT, child.wait_with_output()).await.map_err(|_| "it took longer than 10s".to_string())?.map_err(|e| e.to_string())?;
+    if !output.status.success() {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        return Err(format!("it exited with {}: {}", output.status.code().unwrap_or(-1), stderr.trim()));
+    }
+    Ok(())
+}
