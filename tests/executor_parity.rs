@@ -283,7 +283,8 @@ impl std::fmt::Display for Event {
 async fn execute<M: Machine>(store: Arc<SqliteStore>, ir: Arc<WorkflowIr>, cwd: PathBuf, (kind, resume): Plan, seed: u64) -> Run {
     let pause = resume.is_some();
     let script = Arc::new(Script { ir: ir.clone(), seed, pause: pause.then(|| store.clone()), ran: Mutex::default() });
-    let options = ExecutorOptions { cwd, operator: "executor-parity".to_string(), consent: workflow::permissions::Consent::granted(), ..ExecutorOptions::default() };
+    let options =
+        ExecutorOptions { cwd, operator: "executor-parity".to_string(), consent: workflow::permissions::Consent::granted(), ..ExecutorOptions::default() };
     let executor = Executor::new(store.clone(), script.actions(), options);
     let what = format!("workflow `{}`, seed {seed}, {kind:?}{}", ir.name, if pause { " (paused)" } else { "" });
     let first = executor.start(kind.engine::<M>(&ir), StartOptions::default()).await.unwrap_or_else(|e| panic!("{what}: cannot start: {e}"));

@@ -88,6 +88,7 @@ const GIT_BRANCH: FieldSpec = field("branch", Text);
 /// What the keyword predicates `file-exists` and `variable-equals` read.
 const PREDICATE_FIELDS: &[FieldSpec] = &[field("file", Text), field("variable", VarName), field("value", Any)];
 const REVIEW_OUTPUTS: &[(&str, Type)] = &[("approved", Type::Bool), ("comments", Type::String)];
+const COMMIT_OUTPUTS: &[(&str, Type)] = &[("sha", Type::String), ("files", Type::List), ("committed", Type::Bool)];
 
 /// Every built-in action.
 pub const ACTIONS: &[ActionSpec] = &[
@@ -172,23 +173,35 @@ pub const ACTIONS: &[ActionSpec] = &[
         name: "commit",
         summary: "git commit (adding the given paths, or all changes)",
         fields: &[field("message", Text), field("add", TextList)],
-        outputs: &[("sha", Type::String)],
+        outputs: COMMIT_OUTPUTS,
         sensitive: false,
     },
-    ActionSpec { name: "push", summary: "git push", fields: &[GIT_REMOTE, GIT_BRANCH, field("force", Bool)], outputs: &[], sensitive: true },
-    ActionSpec { name: "pull", summary: "git pull", fields: &[GIT_REMOTE, GIT_BRANCH], outputs: &[], sensitive: false },
+    ActionSpec {
+        name: "push",
+        summary: "git push (setting the upstream of a new branch)",
+        fields: &[GIT_REMOTE, GIT_BRANCH, field("force", Bool)],
+        outputs: &[("remote", Type::String), ("branch", Type::String), ("sha", Type::String)],
+        sensitive: true,
+    },
+    ActionSpec {
+        name: "pull",
+        summary: "git pull, fast-forward only",
+        fields: &[GIT_REMOTE, GIT_BRANCH],
+        outputs: &[("sha", Type::String), ("updated", Type::Bool)],
+        sensitive: false,
+    },
     ActionSpec {
         name: "sync",
-        summary: "check out a branch and bring it up to date with its remote",
+        summary: "check out a branch (default: the remote's default branch) and bring it up to date",
         fields: &[GIT_REMOTE, GIT_BRANCH],
-        outputs: &[],
+        outputs: &[("branch", Type::String), ("sha", Type::String)],
         sensitive: false,
     },
     ActionSpec {
         name: "commit-push",
         summary: "git commit, then push",
         fields: &[field("message", Text), field("add", TextList), GIT_REMOTE, GIT_BRANCH],
-        outputs: &[("sha", Type::String)],
+        outputs: &[("sha", Type::String), ("files", Type::List), ("committed", Type::Bool), ("remote", Type::String), ("branch", Type::String)],
         sensitive: true,
     },
     ActionSpec {

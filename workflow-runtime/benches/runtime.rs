@@ -128,7 +128,12 @@ fn empty() -> ActionOutput {
 }
 
 fn options() -> ExecutorOptions {
-    ExecutorOptions { cwd: std::env::temp_dir(), operator: "bench".to_string(), consent: workflow_runtime::permissions::Consent::granted(), ..ExecutorOptions::default() }
+    ExecutorOptions {
+        cwd: std::env::temp_dir(),
+        operator: "bench".to_string(),
+        consent: workflow_runtime::permissions::Consent::granted(),
+        ..ExecutorOptions::default()
+    }
 }
 
 fn actions() -> Actions {

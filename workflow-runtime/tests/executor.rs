@@ -23,7 +23,13 @@ fn executor(dir: &Path) -> Executor<SqliteStore> {
     Executor::new(
         Arc::new(store),
         Actions::builtin(),
-        ExecutorOptions { cwd: dir.to_path_buf(), lease_ms: 30_000, operator: "test".into(), consent: workflow_runtime::permissions::Consent::granted(), ..ExecutorOptions::default() },
+        ExecutorOptions {
+            cwd: dir.to_path_buf(),
+            lease_ms: 30_000,
+            operator: "test".into(),
+            consent: workflow_runtime::permissions::Consent::granted(),
+            ..ExecutorOptions::default()
+        },
     )
 }
 
@@ -223,7 +229,13 @@ fn executor_with_lease(dir: &Path, lease_ms: u64) -> Executor<SqliteStore> {
     Executor::new(
         Arc::new(store),
         Actions::builtin(),
-        ExecutorOptions { cwd: dir.to_path_buf(), lease_ms, operator: "test".into(), consent: workflow_runtime::permissions::Consent::granted(), ..ExecutorOptions::default() },
+        ExecutorOptions {
+            cwd: dir.to_path_buf(),
+            lease_ms,
+            operator: "test".into(),
+            consent: workflow_runtime::permissions::Consent::granted(),
+            ..ExecutorOptions::default()
+        },
     )
 }
 
@@ -369,7 +381,11 @@ steps:
     let mut actions = Actions::builtin();
     actions.register("approval-gate", FileGate);
     let store = SqliteStore::open(dir.path().join("runs.db"), SqliteOptions::default()).unwrap();
-    let ex = Executor::new(Arc::new(store), actions, ExecutorOptions { cwd: dir.path().to_path_buf(), consent: workflow_runtime::permissions::Consent::granted(), ..ExecutorOptions::default() });
+    let ex = Executor::new(
+        Arc::new(store),
+        actions,
+        ExecutorOptions { cwd: dir.path().to_path_buf(), consent: workflow_runtime::permissions::Consent::granted(), ..ExecutorOptions::default() },
+    );
 
     let refused = ex.start(engine(&w), StartOptions::default()).await.unwrap();
     assert_eq!(refused.status, RunStatus::Failed);
@@ -397,7 +413,13 @@ async fn an_on_completion_child_is_not_lost_when_the_parent_dies_while_starting_
     };
     let with = |lease_ms: u64| {
         let store = SqliteStore::open(dir.path().join("runs.db"), SqliteOptions::default()).unwrap();
-        let options = ExecutorOptions { cwd: dir.path().to_path_buf(), lease_ms, workflows: Some(workflows.clone()), consent: workflow_runtime::permissions::Consent::granted(), ..ExecutorOptions::default() };
+        let options = ExecutorOptions {
+            cwd: dir.path().to_path_buf(),
+            lease_ms,
+            workflows: Some(workflows.clone()),
+            consent: workflow_runtime::permissions::Consent::granted(),
+            ..ExecutorOptions::default()
+        };
         Arc::new(Executor::new(Arc::new(store), Actions::builtin(), options))
     };
     let first = with(300);

@@ -141,7 +141,14 @@ prices:
 
 fn executor(dir: &Path, models: ModelRuntime, lease_ms: u64) -> Executor<SqliteStore> {
     let store = SqliteStore::open(dir.join("runs.db"), SqliteOptions::default()).unwrap();
-    let options = ExecutorOptions { cwd: dir.to_path_buf(), lease_ms, operator: "test".into(), models: Some(Arc::new(models)), consent: workflow_runtime::permissions::Consent::granted(), ..ExecutorOptions::default() };
+    let options = ExecutorOptions {
+        cwd: dir.to_path_buf(),
+        lease_ms,
+        operator: "test".into(),
+        models: Some(Arc::new(models)),
+        consent: workflow_runtime::permissions::Consent::granted(),
+        ..ExecutorOptions::default()
+    };
     Executor::new(Arc::new(store), Actions::builtin(), options)
 }
 
@@ -327,7 +334,8 @@ async fn streamed_pieces_reach_the_executor_sink_in_order() {
         operator: "test".into(),
         models: Some(Arc::new(models)),
         stream: Some(sink),
-        consent: workflow_runtime::permissions::Consent::granted(), ..ExecutorOptions::default()
+        consent: workflow_runtime::permissions::Consent::granted(),
+        ..ExecutorOptions::default()
     };
     let ex = Executor::new(Arc::new(store), Actions::builtin(), options);
     let yaml = "name: streamed\nsteps:\n  - id: ask\n    action: ai-prompt\n    prompt: \"stream please\"\n";

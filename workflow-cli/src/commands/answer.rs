@@ -104,7 +104,8 @@ fn record(
     let store = Arc::new(target.store.open()?);
     let run_id = find_run(&store, arg, ByName::Resumable)?;
     let questions = store.questions(&run_id)?;
-    let open: Vec<&Question> = questions.iter().filter(|q| q.answer.is_none()).filter(|q| target.step.as_ref().is_none_or(|s| &q.request.step_id == s)).collect();
+    let open: Vec<&Question> =
+        questions.iter().filter(|q| q.answer.is_none()).filter(|q| target.step.as_ref().is_none_or(|s| &q.request.step_id == s)).collect();
     let Some(question) = open.last() else {
         let which = target.step.as_ref().map(|s| format!(" at step `{s}`")).unwrap_or_default();
         return Ok(super::run::invalid(&format!("run {run_id} is not waiting for anyone{which} (see `workflow status {run_id}`)")));
@@ -143,4 +144,3 @@ fn record(
     let resume = ResumeOptions { cwd: target.cwd.clone(), ..ResumeOptions::default() };
     continue_run(store, &run_id, target.file.clone(), &target.compile, &target.drive, resume)
 }
-

@@ -75,7 +75,9 @@ pub fn status(args: &StatusArgs) -> anyhow::Result<ExitCode> {
                     let said = match (a.approved, &a.value) {
                         (Some(true), _) => "approved".to_string(),
                         (Some(false), _) => "rejected".to_string(),
-                        (None, _) if r.input.as_ref().is_some_and(|i| i.input_type == workflow_runtime::human::InputType::Password) => "answered (hidden)".to_string(),
+                        (None, _) if r.input.as_ref().is_some_and(|i| i.input_type == workflow_runtime::human::InputType::Password) => {
+                            "answered (hidden)".to_string()
+                        }
                         (None, Some(v)) => format!("answered {v}"),
                         (None, None) => "answered".to_string(),
                     };

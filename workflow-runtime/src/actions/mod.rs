@@ -125,7 +125,7 @@ impl Actions {
             actions.register(name, NoModels(name));
         }
         // Gates and prompts are answered by people: the executor asks them before any action would run.
-        for name in ["approval-gate", "interactive"] {
+        for name in ["approval-gate", "interactive", "run-workflow"] {
             actions.register(name, AskedByExecutor(name));
         }
         actions.register("commit", git::Commit);
@@ -136,9 +136,6 @@ impl Actions {
         let github = crate::github::GitHubSettings::from_env();
         actions.register("create-pr", pulls::CreatePr(github.clone()));
         actions.register("merge-pr", pulls::MergePr(github));
-        for &(name, part) in NOT_YET {
-            actions.register(name, NotYet { action: name, part });
-        }
         actions.builtin = actions.by_name.keys().cloned().collect();
         actions
     }
@@ -186,28 +183,12 @@ impl Action for NoModels {
     }
 }
 
-/// A gate or prompt reached without the executor's people handling (only if called directly).
+/// A gate, prompt or child run reached outside the executor (only if called directly).
 struct AskedByExecutor(&'static str);
 
 impl Action for AskedByExecutor {
     fn run<'a>(&'a self, _: &'a StepContext) -> ActionResult<'a> {
-        let message = format!("action `{}` is answered by a person through the executor, not run as an action", self.0);
-        Box::pin(async move { Err(ActionFailure::new(message)) })
-    }
-}
-
-/// Built-in actions whose part of the product is not built yet, and which part that is.
-const NOT_YET: &[(&str, &str)] = &[("run-workflow", "child runs")];
-
-/// Fails with an honest message: the action exists in the language, not yet in the runtime.
-struct NotYet {
-    action: &'static str,
-    part: &'static str,
-}
-
-impl Action for NotYet {
-    fn run<'a>(&'a self, _: &'a StepContext) -> ActionResult<'a> {
-        let message = format!("action `{}` cannot run yet: this version of the runtime has no {}", self.action, self.part);
+        let message = format!("action `{}` is run by the executor itself (it asks people or drives a child run)", self.0);
         Box::pin(async move { Err(ActionFailure::new(message)) })
     }
 }

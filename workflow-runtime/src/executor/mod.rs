@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 use tracing::Instrument;
 use workflow_core::ir::{Outcome, Target, WorkflowIr};
 
+mod child;
 mod model_actions;
 mod options;
 mod people;
@@ -37,13 +38,18 @@ pub struct Executor<S: Store> {
     definitions: Arc<std::sync::Mutex<std::collections::HashMap<String, Arc<str>>>>,
     /// Held while a question is on the terminal: one at a time.
     terminal_turn: Arc<tokio::sync::Mutex<()>>,
+    /// Child runs started by `run-workflow` with `wait: false`, driven beside their parent.
+    detached: Arc<std::sync::Mutex<Vec<Detached>>>,
 }
+
+/// A child run driven on its own task.
+type Detached = tokio::task::JoinHandle<Result<RunReport, RunError>>;
 
 impl<S: Store> Executor<S> {
     /// An executor over `store` running `actions`.
     pub fn new(store: Arc<S>, actions: Actions, options: ExecutorOptions) -> Executor<S> {
         let owner = LeaseOwner { id: uuid::Uuid::now_v7().to_string(), pid: std::process::id(), host: host_name() };
-        Executor { store, actions: Arc::new(actions), options, owner, definitions: Arc::default(), terminal_turn: Arc::default() }
+        Executor { store, actions: Arc::new(actions), options, owner, definitions: Arc::default(), terminal_turn: Arc::default(), detached: Arc::default() }
     }
 
     /// The store.
@@ -57,7 +63,38 @@ impl<S: Store> Executor<S> {
     pub async fn start(&self, mut engine: Box<dyn Engine>, start: StartOptions) -> Result<RunReport, RunError> {
         let (run_id, next, first, run) = self.create(engine.as_mut(), start).await?;
         let span = tracing::info_span!("run", run = %run_id, workflow = %engine.ir().name);
-        self.drive(&run_id, engine.as_mut(), next, first, run).instrument(span).await
+        let report = self.drive(&run_id, engine.as_mut(), next, first, run).instrument(span).await?;
+        Ok(self.join_detached(report).await)
+    }
+
+    /// Waits for the child runs started with `wait: false`, so none is cut off when the caller exits.
+    async fn join_detached(&self, mut report: RunReport) -> RunReport {
+        loop {
+            let handles: Vec<_> = std::mem::take(&mut *self.detached.lock().unwrap_or_else(|p| p.into_inner()));
+            if handles.is_empty() {
+                return report;
+            }
+            for handle in handles {
+                match handle.await {
+                    Ok(Ok(child)) => report.children.push(child),
+                    Ok(Err(e)) => tracing::warn!(error = %e, "a child run started with `wait: false` stopped with an error"),
+                    Err(e) => tracing::warn!(error = %e, "a child run started with `wait: false` panicked"),
+                }
+            }
+        }
+    }
+
+    /// An executor sharing this one's store, registry and lease identity (to drive a run on another task).
+    fn sibling(&self) -> Executor<S> {
+        Executor {
+            store: self.store.clone(),
+            actions: self.actions.clone(),
+            options: self.options.clone(),
+            owner: self.owner.clone(),
+            definitions: self.definitions.clone(),
+            terminal_turn: self.terminal_turn.clone(),
+            detached: self.detached.clone(),
+        }
     }
 
     /// Records a new run (before-snapshot, audit input, first step started) without driving it.
@@ -157,8 +194,10 @@ impl<S: Store> Executor<S> {
             owner: self.owner.clone(),
             definitions: self.definitions.clone(),
             terminal_turn: self.terminal_turn.clone(),
+            detached: self.detached.clone(),
         };
-        here.continue_run(record, engine, options).instrument(span).await
+        let report = here.continue_run(record, engine, options).instrument(span).await?;
+        Ok(self.join_detached(report).await)
     }
 
     async fn continue_run(&self, record: RunRecord, mut engine: Box<dyn Engine>, options: ResumeOptions) -> Result<RunReport, RunError> {
@@ -281,14 +320,20 @@ impl<S: Store> Executor<S> {
             let began = Instant::now();
             let span = tracing::info_span!("step", step = %ir_step.id, seq = start.seq);
             let before = loop {
-                match self.before_step(run_id, engine, step, start.seq).instrument(span.clone()).await? {
-                    people::Before::Wait(question, reason) => match self.options.answer_poll {
+                let before = match self.before_step(run_id, engine, step, start.seq).instrument(span.clone()).await? {
+                    people::Before::Proceed if ir_step.action == "run-workflow" && self.actions.is_builtin("run-workflow") => {
+                        self.child_run(run_id, &*engine, step, start.seq).await?
+                    }
+                    other => other,
+                };
+                match before {
+                    people::Before::Wait(question, reason) => match self.options.answer_poll.filter(|_| question.is_some()) {
                         // A long-lived driver keeps the run (and its lease) and looks for an answer from another shell.
                         Some(every) => {
                             if let Some(stop) = self.stop_requested(run_id, &*engine, &run, &trace).await? {
                                 return Ok(stop);
                             }
-                            tracing::debug!(step = %question.step_id, "waiting for an answer");
+                            tracing::debug!(step = %ir_step.id, "waiting for an answer");
                             tokio::time::sleep(every).await;
                         }
                         None => {

@@ -101,7 +101,13 @@ pub(super) async fn review(
 }
 
 /// `make-changes`: the model edits files of the run's directory until it says it is done.
-pub(super) async fn changes(models: &ModelRuntime, ir: &WorkflowIr, ir_step: &StepIr, ctx: &StepContext, run: &RunModels) -> Result<(ActionOutput, RunModels), ActionFailure> {
+pub(super) async fn changes(
+    models: &ModelRuntime,
+    ir: &WorkflowIr,
+    ir_step: &StepIr,
+    ctx: &StepContext,
+    run: &RunModels,
+) -> Result<(ActionOutput, RunModels), ActionFailure> {
     let mut next = run.clone();
     let model = current_model(models, ir, ir_step, run)?;
     let writable = match ctx.params.get("paths") {
@@ -197,7 +203,9 @@ async fn local_diff(ctx: &StepContext) -> Result<String, ActionFailure> {
     };
     let base = match base {
         Some(base) => base,
-        None => git(&ctx.cwd, &["rev-parse", "HEAD~1"]).await.map_err(|e| ActionFailure::new(format!("cannot tell which changes are the branch's own: {}", e.message)))?,
+        None => git(&ctx.cwd, &["rev-parse", "HEAD~1"])
+            .await
+            .map_err(|e| ActionFailure::new(format!("cannot tell which changes are the branch's own: {}", e.message)))?,
     };
     git(&ctx.cwd, &["diff", &base]).await
 }

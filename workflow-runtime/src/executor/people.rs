@@ -23,8 +23,8 @@ pub(super) enum Before {
     Done(ActionOutput),
     /// The step fails without running.
     Fail(ActionFailure),
-    /// Nobody has answered yet: the run waits (the question, and why).
-    Wait(Request, String),
+    /// Nobody has answered yet: the run waits (the question, if a person is asked, and why).
+    Wait(Option<Box<Request>>, String),
 }
 
 /// How a question was answered.
@@ -84,7 +84,7 @@ impl<S: Store> Executor<S> {
                                 "step `{}` needs consent for `{permission}`: give it with `workflow approve {run_id}` (or refuse with `workflow reject {run_id}`)",
                                 ir_step.id
                             );
-                            return Ok(Before::Wait(question, reason));
+                            return Ok(Before::Wait(Some(Box::new(question)), reason));
                         }
                     }
                 }
@@ -116,7 +116,7 @@ impl<S: Store> Executor<S> {
                             "waiting for approval at step `{}`: {} — approve with `workflow approve {run_id}` or reject with `workflow reject {run_id}`",
                             ir_step.id, question.message
                         );
-                        Ok(Before::Wait(question, reason))
+                        Ok(Before::Wait(Some(Box::new(question)), reason))
                     }
                 }
             }
@@ -128,7 +128,13 @@ impl<S: Store> Executor<S> {
                 let reply = match (&spec.default, ir.interactive) {
                     (Some(default), false) => {
                         self.store.ask(&question)?;
-                        let answer = Answer { approved: None, value: Some(default.clone()), comment: Some("default (unattended)".to_string()), operator: "default".to_string(), at_ms: crate::human::now_ms() };
+                        let answer = Answer {
+                            approved: None,
+                            value: Some(default.clone()),
+                            comment: Some("default (unattended)".to_string()),
+                            operator: "default".to_string(),
+                            at_ms: crate::human::now_ms(),
+                        };
                         self.store.answer(run_id, seq, RequestKind::Input, &answer)?;
                         Reply::Given(answer)
                     }
@@ -141,8 +147,9 @@ impl<S: Store> Executor<S> {
                         None => return Ok(Before::Fail(ActionFailure::new("no answer in time, and the prompt has no default"))),
                     },
                     Reply::Unanswered => {
-                        let reason = format!("waiting for an answer at step `{}`: {} — answer with `workflow answer {run_id} VALUE`", ir_step.id, question.message);
-                        return Ok(Before::Wait(question, reason));
+                        let reason =
+                            format!("waiting for an answer at step `{}`: {} — answer with `workflow answer {run_id} VALUE`", ir_step.id, question.message);
+                        return Ok(Before::Wait(Some(Box::new(question)), reason));
                     }
                 };
                 let mut done = ActionOutput::new(json!({ "value": value.clone() }));
@@ -204,13 +211,13 @@ impl<S: Store> Executor<S> {
 pub async fn permission(ir_step: &StepIr, params: &Map<String, Value>, cwd: &std::path::Path) -> String {
     let text = |key: &str| params.get(key).and_then(Value::as_str).map(str::to_string);
     match ir_step.action.as_str() {
-        "shell" => format!("shell:{}", ir_step.params.get("command").and_then(Value::as_str).unwrap_or_default()),
+        "shell" => format!("shell:{}", as_written(ir_step.params.get("command").and_then(Value::as_str).unwrap_or_default())),
         "push" | "commit-push" => {
-            let branch = match text("branch") {
-                Some(branch) => branch,
-                None => crate::actions::git::current_branch(cwd).await.unwrap_or_else(|_| "HEAD".to_string()),
-            };
-            format!("push:{}/{branch}", text("remote").unwrap_or_else(|| "origin".to_string()))
+            let (remote, branch) = (text("remote"), text("branch"));
+            match crate::actions::git::push_target(cwd, remote.as_deref(), branch.as_deref()).await {
+                Ok((remote, branch)) => format!("push:{remote}/{branch}"),
+                Err(_) => format!("push:{}/{}", remote.unwrap_or_else(|| "origin".to_string()), branch.unwrap_or_else(|| "HEAD".to_string())),
+            }
         }
         "merge-pr" => match params.get("pr") {
             Some(Value::Number(n)) => format!("merge-pr:{n}"),
@@ -223,6 +230,11 @@ pub async fn permission(ir_step: &StepIr, params: &Map<String, Value>, cwd: &std
         }
         other => other.to_string(),
     }
+}
+
+/// A template as people write it: the IR's canonical `${var.x}` / `${step.id.f}` back to `${x}` / `${id.f}`.
+fn as_written(template: &str) -> String {
+    template.replace("${var.", "${").replace("${step.", "${")
 }
 
 /// What a sensitive step will do, for the person asked.

@@ -37,11 +37,7 @@ impl<S: Store> Executor<S> {
         if exit_code_handled {
             params.insert(crate::actions::shell::EXIT_CODE_HANDLED.to_string(), Value::Bool(true));
         }
-        let models = self
-            .options
-            .models
-            .as_ref()
-            .filter(|_| MODEL_ACTIONS.contains(&ir_step.action.as_str()) && self.actions.is_builtin(&ir_step.action));
+        let models = self.options.models.as_ref().filter(|_| MODEL_ACTIONS.contains(&ir_step.action.as_str()) && self.actions.is_builtin(&ir_step.action));
         let action = match (models, self.actions.get(&ir_step.action)) {
             (Some(_), _) => None,
             (None, Some(action)) => Some(action),

@@ -30,7 +30,11 @@ pub async fn notify_all(targets: &[String], request: &Request, cwd: &Path) -> Ve
     let body = payload(request);
     let mut problems = Vec::new();
     for target in targets {
-        let sent = if target.starts_with("http://") || target.starts_with("https://") { post(target, &body).await } else { command(target, &body, request, cwd).await };
+        let sent = if target.starts_with("http://") || target.starts_with("https://") {
+            post(target, &body).await
+        } else {
+            command(target, &body, request, cwd).await
+        };
         if let Err(e) = sent {
             tracing::warn!(target = %target, error = %e, "notification failed");
             problems.push(format!("{target}: {e}"));
@@ -68,7 +72,8 @@ async fn command(line: &str, body: &Value, request: &Request, cwd: &Path) -> Res
         // A command that ignores its input closes the pipe early: that is fine.
         let _ = stdin.write_all(body.to_string().as_bytes()).await;
     }
-    let output = tokio::time::timeout(NOTIFY_TIMEOUT, child.wait_with_output()).await.map_err(|_| "it took longer than 10s".to_string())?.map_err(|e| e.to_string())?;
+    let output =
+        tokio::time::timeout(NOTIFY_TIMEOUT, child.wait_with_output()).await.map_err(|_| "it took longer than 10s".to_string())?.map_err(|e| e.to_string())?;
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         return Err(format!("it exited with {}: {}", output.status.code().unwrap_or(-1), stderr.trim()));

@@ -1,20 +1,659 @@
-//! Prompts at a terminal: being written (placeholder so the executor and CLI can be wired first).
+//! Prompts at the controlling terminal: gates, consent and `interactive`
+//! inputs, asked line by line on `/dev/tty` so that they reach the person even
+//! while stdout is piped. Every typed value goes through [`InputSpec::accept`],
+//! the same check as `workflow answer`; a rejected value is asked again with
+//! the reason.
 
-use super::{Asked, Request, Terminal};
+use super::{now_ms, operator_name, Answer, Asked, InputSpec, InputType, Request, RequestKind, Terminal};
+use rustix::termios::{self, LocalModes, OptionalActions, QueueSelector, SpecialCodeIndex, Termios};
+use serde_json::Value;
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 /// The controlling terminal.
 #[derive(Debug)]
-pub struct TtyTerminal;
+pub struct TtyTerminal {
+    // One question at a time: steps running side by side wait their turn.
+    tty: Mutex<Tty>,
+}
 
 impl TtyTerminal {
-    /// The terminal of this process, if it has one.
+    /// The terminal of this process, if it has one and standard input is that
+    /// terminal: a run whose input is redirected (a script, a test) asks nobody.
     pub fn open() -> Option<TtyTerminal> {
-        None
+        if !termios::isatty(io::stdin()) {
+            return None;
+        }
+        let file = std::fs::OpenOptions::new().read(true).write(true).open("/dev/tty").ok()?;
+        termios::isatty(&file).then(|| TtyTerminal::on(file))
+    }
+
+    /// Asks on `file`, which must be a terminal.
+    fn on(file: File) -> TtyTerminal {
+        TtyTerminal { tty: Mutex::new(Tty { file, pending: Vec::new() }) }
     }
 }
 
 impl Terminal for TtyTerminal {
-    fn ask(&self, _: &Request) -> Asked {
-        Asked::Closed
+    fn ask(&self, request: &Request) -> Asked {
+        let mut tty = self.tty.lock().unwrap_or_else(PoisonError::into_inner);
+        let asked = match request.kind {
+            RequestKind::Gate => ask_gate(&mut tty, request),
+            RequestKind::Consent => ask_consent(&mut tty, request),
+            RequestKind::Input => ask_input(&mut tty, request),
+        };
+        // A terminal that fails to read or write has gone away.
+        asked.unwrap_or(Asked::Closed)
+    }
+}
+
+/// `Approve? [y/n]`, with an optional comment on the same line (`n too risky`) or asked after.
+fn ask_gate(tty: &mut Tty, request: &Request) -> io::Result<Asked> {
+    tty.say(&format!("\n{}\n  run {} · step {}\n", request.message, request.run_id, request.step_id))?;
+    if !request.approvers.is_empty() {
+        let operator = operator_name();
+        if !request.approvers.contains(&operator) {
+            // Only an approver's answer counts: the run waits for one of them.
+            tty.say(&format!("  waiting for one of: {} (you are {operator})\n", request.approvers.join(", ")))?;
+            return Ok(Asked::Closed);
+        }
+    }
+    let Some((approved, comment)) = yes_or_no(tty, "Approve? [y/n] ", None)? else {
+        return Ok(Asked::Closed);
+    };
+    let comment = match comment {
+        Some(comment) => Some(comment),
+        None => {
+            tty.say("Comment (optional): ")?;
+            match tty.line(None)? {
+                Line::Text(comment) => Some(comment.trim().to_string()).filter(|c| !c.is_empty()),
+                Line::TimedOut | Line::Closed => None,
+            }
+        }
+    };
+    Ok(answered(Some(approved), None, comment))
+}
+
+/// `Step <id> wants to: <what>` and `Allow? [y/N]`: an empty answer does not allow it.
+fn ask_consent(tty: &mut Tty, request: &Request) -> io::Result<Asked> {
+    tty.say(&format!("\nStep {} wants to: {}\n", request.step_id, request.message))?;
+    if let Some(permission) = &request.permission {
+        tty.say(&format!("  permission: {permission}\n"))?;
+    }
+    let Some((approved, comment)) = yes_or_no(tty, "Allow? [y/N] ", Some(false))? else {
+        return Ok(Asked::Closed);
+    };
+    Ok(answered(Some(approved), None, comment))
+}
+
+/// Asks `question` until the answer starts with yes or no (or is empty and there is a `default`):
+/// that and the rest of the line as a comment, or `None` at end of input.
+fn yes_or_no(tty: &mut Tty, question: &str, default: Option<bool>) -> io::Result<Option<(bool, Option<String>)>> {
+    let words = InputSpec { input_type: InputType::Confirm, default: default.map(Value::Bool), ..InputSpec::default() };
+    loop {
+        tty.say(question)?;
+        let Line::Text(line) = tty.line(None)? else {
+            tty.say("\n")?;
+            return Ok(None);
+        };
+        let line = line.trim();
+        let (word, rest) = line.split_once(char::is_whitespace).unwrap_or((line, ""));
+        match words.accept(word) {
+            Ok(yes) => return Ok(Some((yes == Value::Bool(true), Some(rest.trim().to_string()).filter(|c| !c.is_empty())))),
+            Err(reason) => tty.say(&format!("  {reason} (a comment may follow: n too risky)\n"))?,
+        }
+    }
+}
+
+/// An `interactive` step's value, asked again until [`InputSpec::accept`] takes it.
+fn ask_input(tty: &mut Tty, request: &Request) -> io::Result<Asked> {
+    let spec = request.input.clone().unwrap_or_default();
+    let deadline = spec.timeout_ms.map(|ms| Instant::now() + Duration::from_millis(ms));
+    if spec.input_type == InputType::Choice {
+        tty.say(&format!("\n{}\n", request.message))?;
+        for (n, choice) in spec.choices.iter().enumerate() {
+            tty.say(&format!("  {}) {choice}\n", n + 1))?;
+        }
+    }
+    loop {
+        let question = question(&request.message, &spec);
+        let typed = match spec.input_type {
+            InputType::Password => {
+                let typed = tty.secret(&question, deadline)?;
+                // The Enter that ended it was not echoed either.
+                tty.say("\n")?;
+                typed
+            }
+            InputType::Multiline => {
+                tty.say(&question)?;
+                tty.text_block(deadline)?
+            }
+            InputType::Text | InputType::Confirm | InputType::Choice => {
+                tty.say(&question)?;
+                tty.line(deadline)?
+            }
+        };
+        let text = match typed {
+            Line::Text(text) => text,
+            Line::TimedOut => {
+                let waited = spec.timeout_ms.unwrap_or_default() as f64 / 1000.0;
+                // A half-typed answer must not become the answer to the next question.
+                tty.discard_typed()?;
+                tty.say(&format!("\n  no answer within {waited} s\n"))?;
+                return Ok(Asked::TimedOut);
+            }
+            Line::Closed => {
+                tty.say("\n")?;
+                return Ok(Asked::Closed);
+            }
+        };
+        match spec.accept(&text) {
+            Ok(value) => return Ok(answered(None, Some(value), None)),
+            Err(reason) => tty.say(&format!("  {reason}\n"))?,
+        }
+    }
+}
+
+/// The line that asks for an input: the prompt, how to answer, and the default.
+fn question(prompt: &str, spec: &InputSpec) -> String {
+    let default = spec.default.as_ref().map(|value| match value {
+        Value::String(text) => text.clone(),
+        other => other.to_string(),
+    });
+    match spec.input_type {
+        InputType::Text => match default {
+            Some(default) => format!("{prompt} [{default}]: "),
+            None => format!("{prompt}: "),
+        },
+        // A password's default is not shown either.
+        InputType::Password => match default {
+            Some(_) => format!("{prompt} (Enter keeps the default): "),
+            None => format!("{prompt}: "),
+        },
+        InputType::Confirm => match spec.default {
+            Some(Value::Bool(true)) => format!("{prompt} [Y/n]: "),
+            Some(Value::Bool(false)) => format!("{prompt} [y/N]: "),
+            _ => format!("{prompt} [y/n]: "),
+        },
+        InputType::Choice => match default {
+            Some(default) => format!("Number or name [{default}]: "),
+            None => "Number or name: ".to_string(),
+        },
+        InputType::Multiline => match default {
+            Some(_) => format!("{prompt} (end with a line holding only \".\"; \".\" alone keeps the default)\n"),
+            None => format!("{prompt} (end with a line holding only \".\")\n"),
+        },
+    }
+}
+
+/// An answer given now by the person at this terminal.
+fn answered(approved: Option<bool>, value: Option<Value>, comment: Option<String>) -> Asked {
+    Asked::Answered(Answer { approved, value, comment, operator: operator_name(), at_ms: now_ms() })
+}
+
+/// What reading from the terminal gave.
+#[derive(Debug)]
+enum Line {
+    /// A line, without its end.
+    Text(String),
+    /// The deadline passed first.
+    TimedOut,
+    /// End of input: Ctrl-D on an empty line, or the terminal went away.
+    Closed,
+}
+
+/// The terminal file and what was read from it past the last line taken.
+#[derive(Debug)]
+struct Tty {
+    file: File,
+    pending: Vec<u8>,
+}
+
+/// How one read went.
+enum Fill {
+    Read,
+    TimedOut,
+    End,
+}
+
+impl Tty {
+    /// Shows `text` at once.
+    fn say(&mut self, text: &str) -> io::Result<()> {
+        self.file.write_all(text.as_bytes())?;
+        self.file.flush()
+    }
+
+    /// The next line typed, waiting until `deadline` (forever without one).
+    fn line(&mut self, deadline: Option<Instant>) -> io::Result<Line> {
+        loop {
+            if let Some(end) = self.pending.iter().position(|&b| b == b'\n') {
+                let line: Vec<u8> = self.pending.drain(..=end).collect();
+                return Ok(Line::Text(text_of(&line[..end])));
+            }
+            match self.fill(deadline)? {
+                Fill::Read => {}
+                Fill::TimedOut => return Ok(Line::TimedOut),
+                Fill::End if self.pending.is_empty() => return Ok(Line::Closed),
+                // Ctrl-D after some text ends that text as a last line.
+                Fill::End => return Ok(Line::Text(text_of(&std::mem::take(&mut self.pending)))),
+            }
+        }
+    }
+
+    /// Lines up to one holding only `.` (or end of input), joined by newlines.
+    fn text_block(&mut self, deadline: Option<Instant>) -> io::Result<Line> {
+        let mut lines = Vec::new();
+        loop {
+            match self.line(deadline)? {
+                Line::Text(line) if line == "." => break,
+                Line::Text(line) => lines.push(line),
+                Line::Closed if lines.is_empty() => return Ok(Line::Closed),
+                Line::Closed => break,
+                Line::TimedOut => return Ok(Line::TimedOut),
+            }
+        }
+        Ok(Line::Text(lines.join("\n")))
+    }
+
+    /// A line typed unseen after `question`. The echo goes off before the
+    /// question shows, so no key typed in answer is seen. The terminal reads key
+    /// by key meanwhile, so that Ctrl-C gives the terminal its echo back before
+    /// it stops the process.
+    fn secret(&mut self, question: &str, deadline: Option<Instant>) -> io::Result<Line> {
+        let keys = Unseen::set(&self.file)?;
+        self.say(question)?;
+        let code = |index| keys.saved.special_codes[index];
+        let (interrupt, end, erase, kill) =
+            (code(SpecialCodeIndex::VINTR), code(SpecialCodeIndex::VEOF), code(SpecialCodeIndex::VERASE), code(SpecialCodeIndex::VKILL));
+        let mut typed: Vec<u8> = Vec::new();
+        loop {
+            if self.pending.is_empty() {
+                match self.fill(deadline)? {
+                    Fill::Read => continue,
+                    Fill::TimedOut => return Ok(Line::TimedOut),
+                    Fill::End if typed.is_empty() => return Ok(Line::Closed),
+                    Fill::End => return Ok(Line::Text(text_of(&typed))),
+                }
+            }
+            let key = self.pending.remove(0);
+            match key {
+                b'\n' | b'\r' => return Ok(Line::Text(text_of(&typed))),
+                _ if key == interrupt => {
+                    drop(keys);
+                    interrupt_self();
+                    return Ok(Line::Closed);
+                }
+                _ if key == end && typed.is_empty() => return Ok(Line::Closed),
+                _ if key == erase || key == 0x08 => {
+                    // Drop the last character, all of its UTF-8 bytes.
+                    while typed.pop().is_some_and(|b| b & 0xC0 == 0x80) {}
+                }
+                _ if key == kill => typed.clear(),
+                b'\t' => typed.push(key),
+                _ if key < 0x20 || key == 0x7f => {}
+                _ => typed.push(key),
+            }
+        }
+    }
+
+    /// Forgets what was typed and not yet taken, here and in the terminal's queue.
+    fn discard_typed(&mut self) -> io::Result<()> {
+        self.pending.clear();
+        termios::tcflush(&self.file, QueueSelector::IFlush)?;
+        Ok(())
+    }
+
+    /// Reads what is there into `pending`, once something is, or the deadline passes.
+    fn fill(&mut self, deadline: Option<Instant>) -> io::Result<Fill> {
+        if let Some(deadline) = deadline {
+            if !self.ready_before(deadline)? {
+                return Ok(Fill::TimedOut);
+            }
+        }
+        let mut buf = [0u8; 1024];
+        loop {
+            match self.file.read(&mut buf) {
+                Ok(0) => return Ok(Fill::End),
+                Ok(n) => {
+                    self.pending.extend_from_slice(&buf[..n]);
+                    return Ok(Fill::Read);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Whether something can be read before `deadline`.
+    fn ready_before(&self, deadline: Instant) -> io::Result<bool> {
+        use rustix::event::{poll, PollFd, PollFlags, Timespec};
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let timeout = Timespec::try_from(left).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+            let mut fds = [PollFd::new(&self.file, PollFlags::IN)];
+            match poll(&mut fds, Some(&timeout)) {
+                Ok(0) => return Ok(false),
+                Ok(_) => return Ok(true),
+                Err(rustix::io::Errno::INTR) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+}
+
+/// The text of typed bytes (a stray carriage return dropped).
+fn text_of(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).trim_end_matches('\r').to_string()
+}
+
+/// Sends this process the SIGINT that Ctrl-C would have, now that the terminal is itself again.
+fn interrupt_self() {
+    use rustix::process::{getpid, kill_process, Signal};
+    let _ = kill_process(getpid(), Signal::INT);
+}
+
+/// The terminal without echo, read key by key, while this lives; its own
+/// settings come back when it is dropped, also on an error or a panic.
+struct Unseen {
+    tty: File,
+    saved: Termios,
+}
+
+impl Unseen {
+    fn set(file: &File) -> io::Result<Unseen> {
+        let tty = file.try_clone()?;
+        let saved = termios::tcgetattr(&tty)?;
+        let mut unseen = saved.clone();
+        unseen.local_modes.remove(LocalModes::ECHO | LocalModes::ICANON | LocalModes::ISIG);
+        unseen.special_codes[SpecialCodeIndex::VMIN] = 1;
+        unseen.special_codes[SpecialCodeIndex::VTIME] = 0;
+        let guard = Unseen { tty, saved };
+        termios::tcsetattr(&guard.tty, OptionalActions::Now, &unseen)?;
+        Ok(guard)
+    }
+}
+
+impl Drop for Unseen {
+    fn drop(&mut self) {
+        let _ = termios::tcsetattr(&self.tty, OptionalActions::Now, &self.saved);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use std::sync::Arc;
+
+    /// The person's side of a pseudo-terminal: a keyboard, and a screen showing
+    /// what the terminal side wrote and echoed.
+    struct Person {
+        keyboard: File,
+        screen: String,
+        seen: usize,
+    }
+
+    /// A person and a [`TtyTerminal`] on the two sides of a new pseudo-terminal (echo on, line by line, as a terminal starts).
+    fn at_a_terminal() -> (Person, Arc<TtyTerminal>) {
+        use rustix::fs::{open, Mode, OFlags};
+        use rustix::pty::{grantpt, openpt, ptsname, unlockpt, OpenptFlags};
+        let keyboard = openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY).expect("openpt");
+        grantpt(&keyboard).expect("grantpt");
+        unlockpt(&keyboard).expect("unlockpt");
+        let name = ptsname(&keyboard, Vec::new()).expect("ptsname");
+        let tty = open(name.as_c_str(), OFlags::RDWR | OFlags::NOCTTY, Mode::empty()).expect("open the pty");
+        (Person { keyboard: File::from(keyboard), screen: String::new(), seen: 0 }, Arc::new(TtyTerminal::on(File::from(tty))))
+    }
+
+    impl Person {
+        /// Waits until `text` shows after what was seen so far; returns what showed up to it.
+        #[track_caller]
+        fn sees(&mut self, text: &str) -> String {
+            use rustix::event::{poll, PollFd, PollFlags, Timespec};
+            let deadline = Instant::now() + Duration::from_secs(10);
+            loop {
+                if let Some(at) = self.screen[self.seen..].find(text) {
+                    let shown = self.screen[self.seen..self.seen + at + text.len()].to_string();
+                    self.seen += at + text.len();
+                    return shown;
+                }
+                let left = deadline.saturating_duration_since(Instant::now());
+                let mut fds = [PollFd::new(&self.keyboard, PollFlags::IN)];
+                let ready = poll(&mut fds, Some(&Timespec::try_from(left).unwrap())).unwrap_or(0);
+                assert!(ready > 0, "`{text}` never showed; the screen after what was seen:\n{}", &self.screen[self.seen..]);
+                let mut buf = [0u8; 1024];
+                let n = self.keyboard.read(&mut buf).expect("read the screen");
+                self.screen.push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        }
+
+        fn types(&mut self, keys: &str) {
+            self.keyboard.write_all(keys.as_bytes()).expect("type");
+        }
+    }
+
+    /// Puts `request` to `terminal` on another thread, as the executor does.
+    fn ask(terminal: &Arc<TtyTerminal>, request: Request) -> std::thread::JoinHandle<Asked> {
+        let terminal = terminal.clone();
+        std::thread::spawn(move || terminal.ask(&request))
+    }
+
+    fn request(kind: RequestKind, message: &str, input: Option<InputSpec>) -> Request {
+        Request {
+            kind,
+            run_id: "r1".into(),
+            workflow: "release".into(),
+            step_id: "review".into(),
+            seq: 3,
+            message: message.into(),
+            input,
+            permission: None,
+            approvers: Vec::new(),
+        }
+    }
+
+    fn input(input_type: InputType) -> InputSpec {
+        InputSpec { input_type, ..InputSpec::default() }
+    }
+
+    #[track_caller]
+    fn answer(asked: Asked) -> Answer {
+        match asked {
+            Asked::Answered(answer) => answer,
+            other => panic!("not answered: {other:?}"),
+        }
+    }
+
+    #[track_caller]
+    fn value(asked: Asked) -> Value {
+        answer(asked).value.expect("an input answer has a value")
+    }
+
+    #[test]
+    fn a_gate_takes_no_with_a_comment_on_the_same_line() {
+        let (mut person, terminal) = at_a_terminal();
+        let asking = ask(&terminal, request(RequestKind::Gate, "Ship 1.2?", None));
+        let shown = person.sees("Approve? [y/n] ");
+        assert!(shown.contains("Ship 1.2?") && shown.contains("run r1 · step review"), "{shown}");
+        person.types("n too risky\n");
+        let answer = answer(asking.join().unwrap());
+        assert_eq!((answer.approved, answer.comment.as_deref()), (Some(false), Some("too risky")));
+        assert_eq!(answer.operator, operator_name());
+        assert!(answer.at_ms > 0);
+    }
+
+    #[test]
+    fn a_gate_asks_for_a_comment_when_none_follows_the_answer_and_re_asks_a_wrong_one() {
+        let (mut person, terminal) = at_a_terminal();
+        let asking = ask(&terminal, request(RequestKind::Gate, "Ship 1.2?", None));
+        person.sees("Approve? [y/n] ");
+        person.types("maybe\n");
+        person.sees("answer yes or no");
+        person.sees("Approve? [y/n] ");
+        person.types("Y\n");
+        person.sees("Comment (optional): ");
+        person.types("ship it\n");
+        let answer = answer(asking.join().unwrap());
+        assert_eq!((answer.approved, answer.comment.as_deref()), (Some(true), Some("ship it")));
+    }
+
+    #[test]
+    fn a_gate_for_other_approvers_is_left_to_them() {
+        let (mut person, terminal) = at_a_terminal();
+        let gate = Request { approvers: vec!["nobody-here-but-the-release-captain".into()], ..request(RequestKind::Gate, "Ship?", None) };
+        let asking = ask(&terminal, gate);
+        person.sees("waiting for one of: nobody-here-but-the-release-captain");
+        assert_eq!(asking.join().unwrap(), Asked::Closed);
+    }
+
+    #[test]
+    fn consent_is_refused_by_an_empty_answer_and_given_by_yes() {
+        let (mut person, terminal) = at_a_terminal();
+        let consent = Request { permission: Some("shell:make deploy".into()), ..request(RequestKind::Consent, "run `make deploy`", None) };
+        let asking = ask(&terminal, consent.clone());
+        let shown = person.sees("Allow? [y/N] ");
+        assert!(shown.contains("Step review wants to: run `make deploy`") && shown.contains("shell:make deploy"), "{shown}");
+        person.types("\n");
+        assert_eq!(answer(asking.join().unwrap()).approved, Some(false));
+
+        let asking = ask(&terminal, consent);
+        person.sees("Allow? [y/N] ");
+        person.types("yes\n");
+        assert_eq!(answer(asking.join().unwrap()).approved, Some(true));
+    }
+
+    #[test]
+    fn text_is_asked_again_with_the_reason_and_enter_takes_the_default() {
+        let (mut person, terminal) = at_a_terminal();
+        let spec = InputSpec { pattern: Some("[a-z-]+".into()), default: Some(json!("next")), ..input(InputType::Text) };
+        let asking = ask(&terminal, request(RequestKind::Input, "Release name", Some(spec)));
+        person.sees("Release name [next]: ");
+        person.types("Bad Name\n");
+        person.sees("the answer must match `[a-z-]+`");
+        person.sees("Release name [next]: ");
+        person.types("\n");
+        assert_eq!(value(asking.join().unwrap()), json!("next"));
+    }
+
+    #[test]
+    fn a_password_is_never_echoed_and_the_echo_comes_back_after() {
+        let (mut person, terminal) = at_a_terminal();
+        let asking = ask(&terminal, request(RequestKind::Input, "Token", Some(input(InputType::Password))));
+        person.sees("Token: ");
+        person.types("hunter2\n");
+        assert_eq!(value(asking.join().unwrap()), json!("hunter2"));
+
+        // The next answer is echoed: the terminal echoes, and has its echo back.
+        let asking = ask(&terminal, request(RequestKind::Input, "Name", Some(input(InputType::Text))));
+        person.sees("Name: ");
+        person.types("visible\n");
+        assert_eq!(value(asking.join().unwrap()), json!("visible"));
+        person.sees("visible");
+        assert!(!person.screen.contains("hunter2"), "the password showed:\n{}", person.screen);
+        let settings = termios::tcgetattr(&terminal.tty.lock().unwrap().file).unwrap();
+        assert!(settings.local_modes.contains(LocalModes::ECHO | LocalModes::ICANON | LocalModes::ISIG));
+    }
+
+    #[test]
+    fn keys_erase_in_a_password_and_a_wrong_one_is_asked_again() {
+        let (mut person, terminal) = at_a_terminal();
+        let spec = InputSpec { pattern: Some("[0-9]{4}".into()), ..input(InputType::Password) };
+        let asking = ask(&terminal, request(RequestKind::Input, "PIN", Some(spec)));
+        person.sees("PIN: ");
+        person.types("12x\n");
+        person.sees("the answer must match `[0-9]{4}`");
+        person.sees("PIN: ");
+        // Backspace takes the last key, the line-kill key all of them.
+        person.types("99\x1512é\x7f34\n");
+        assert_eq!(value(asking.join().unwrap()), json!("1234"));
+        assert!(!person.screen.contains("12x"), "{}", person.screen);
+    }
+
+    #[test]
+    fn confirm_shows_its_default_and_takes_yes_or_no() {
+        let (mut person, terminal) = at_a_terminal();
+        let spec = InputSpec { default: Some(json!(true)), ..input(InputType::Confirm) };
+        let asking = ask(&terminal, request(RequestKind::Input, "Run migrations?", Some(spec.clone())));
+        person.sees("Run migrations? [Y/n]: ");
+        person.types("\n");
+        assert_eq!(value(asking.join().unwrap()), json!(true));
+
+        let asking = ask(&terminal, request(RequestKind::Input, "Run migrations?", Some(spec)));
+        person.sees("[Y/n]: ");
+        person.types("n\n");
+        assert_eq!(value(asking.join().unwrap()), json!(false));
+    }
+
+    #[test]
+    fn a_choice_is_listed_and_taken_by_number_or_name() {
+        let (mut person, terminal) = at_a_terminal();
+        let spec = InputSpec { choices: vec!["staging".into(), "production".into()], ..input(InputType::Choice) };
+        let asking = ask(&terminal, request(RequestKind::Input, "Where to?", Some(spec.clone())));
+        let shown = person.sees("Number or name: ");
+        assert!(shown.contains("Where to?") && shown.contains("1) staging") && shown.contains("2) production"), "{shown}");
+        person.types("3\n");
+        person.sees("choose one of: staging, production");
+        person.types("2\n");
+        assert_eq!(value(asking.join().unwrap()), json!("production"));
+
+        let asking = ask(&terminal, request(RequestKind::Input, "Where to?", Some(spec)));
+        person.sees("Number or name: ");
+        person.types("staging\n");
+        assert_eq!(value(asking.join().unwrap()), json!("staging"));
+    }
+
+    #[test]
+    fn multiline_ends_at_a_dot_or_at_end_of_input() {
+        let (mut person, terminal) = at_a_terminal();
+        let asking = ask(&terminal, request(RequestKind::Input, "Release notes", Some(input(InputType::Multiline))));
+        person.sees("Release notes (end with a line holding only \".\")");
+        person.types("Faster.\n  Fewer bugs.\n.\n");
+        assert_eq!(value(asking.join().unwrap()), json!("Faster.\n  Fewer bugs."));
+
+        let asking = ask(&terminal, request(RequestKind::Input, "Release notes", Some(input(InputType::Multiline))));
+        person.sees("Release notes");
+        person.types("Just one line\n\x04");
+        assert_eq!(value(asking.join().unwrap()), json!("Just one line"));
+    }
+
+    #[test]
+    fn ctrl_d_on_an_empty_line_closes_every_kind_of_question() {
+        let (mut person, terminal) = at_a_terminal();
+        let questions = [
+            request(RequestKind::Gate, "Ship?", None),
+            request(RequestKind::Consent, "push", None),
+            request(RequestKind::Input, "Name", Some(input(InputType::Text))),
+            request(RequestKind::Input, "Token", Some(input(InputType::Password))),
+            request(RequestKind::Input, "Notes", Some(input(InputType::Multiline))),
+        ];
+        for question in questions {
+            let asking = ask(&terminal, question.clone());
+            person.sees(if question.kind == RequestKind::Input { &question.message } else { "? [y/" });
+            person.types("\x04");
+            assert_eq!(asking.join().unwrap(), Asked::Closed, "{question:?}");
+        }
+    }
+
+    #[test]
+    fn no_answer_in_time_times_out_and_a_half_typed_one_is_dropped() {
+        let (mut person, terminal) = at_a_terminal();
+        for input_type in [InputType::Text, InputType::Password] {
+            // Long enough that "half" is typed in time on a busy machine.
+            let spec = InputSpec { timeout_ms: Some(800), ..input(input_type) };
+            let started = Instant::now();
+            let asking = ask(&terminal, request(RequestKind::Input, "Name", Some(spec)));
+            person.sees("Name: ");
+            person.types("half");
+            assert_eq!(asking.join().unwrap(), Asked::TimedOut, "{input_type:?}");
+            assert!(started.elapsed() >= Duration::from_millis(800));
+            person.sees("no answer within 0.8 s");
+
+            let asking = ask(&terminal, request(RequestKind::Input, "Name", Some(input(input_type))));
+            person.sees("Name: ");
+            person.types("whole\n");
+            assert_eq!(value(asking.join().unwrap()), json!("whole"), "{input_type:?}");
+        }
     }
 }

@@ -6,11 +6,11 @@
 //! in-memory benchmark runs on it. The lease rules both stores share live at
 //! the bottom of this file.
 
-use crate::human::{Answer, Request, RequestKind};
 use super::{
-    Question, Control, Lease, LeaseOwner, LeaseResult, NewRun, RunFilter, RunId, RunRecord, RunStatus, RunSummary, StepEnd, StepEvent, StepOutcome, StepStart, Store,
-    StoreError,
+    Control, Lease, LeaseOwner, LeaseResult, NewRun, Question, RunFilter, RunId, RunRecord, RunStatus, RunSummary, StepEnd, StepEvent, StepOutcome, StepStart,
+    Store, StoreError,
 };
+use crate::human::{Answer, Request, RequestKind};
 use std::collections::HashMap;
 use std::future::{ready, Future};
 use std::sync::{Mutex, MutexGuard, PoisonError};

@@ -22,8 +22,10 @@ mod schema;
 mod writer;
 
 use super::memory::{lease_is_free, now_ms};
+use super::{
+    Control, LeaseOwner, LeaseResult, NewRun, Question, RunFilter, RunId, RunRecord, RunStatus, RunSummary, StepEnd, StepEvent, StepStart, Store, StoreError,
+};
 use crate::human::{Answer, Request, RequestKind};
-use super::{Control, LeaseOwner, Question, LeaseResult, NewRun, RunFilter, RunId, RunRecord, RunStatus, RunSummary, StepEnd, StepEvent, StepStart, Store, StoreError};
 use rows::RawRun;
 use rusqlite::types::Value;
 use rusqlite::{params, params_from_iter, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
@@ -305,7 +307,8 @@ impl Store for SqliteStore {
     fn questions(&self, run: &str) -> Result<Vec<Question>, StoreError> {
         let conn = self.direct();
         let mut query = conn.prepare_cached("SELECT request, asked_at_ms, answer FROM questions WHERE run_id = ?1 ORDER BY asked_at_ms, seq")?;
-        let raw: Vec<(String, i64, Option<String>)> = query.query_map([run], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?.collect::<rusqlite::Result<_>>()?;
+        let raw: Vec<(String, i64, Option<String>)> =
+            query.query_map([run], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?.collect::<rusqlite::Result<_>>()?;
         raw.into_iter()
             .map(|(request, asked, answer)| {
                 Ok(Question {
