@@ -419,3 +419,47 @@ steps:
     assert!(dir.path().join("slow.txt").exists(), "the background child was driven to its end before the report came back");
     assert!(report.children.iter().any(|c| c.status == RunStatus::Completed), "{report:?}");
 }
+
+/// A custom action in Rust: counts the words of its `text` field.
+fn count_words(input: workflow_runtime::ActionInput) -> workflow_runtime::ActionFuture {
+    Box::pin(async move {
+        let text = input.params.get("text").and_then(Value::as_str).unwrap_or_default().to_string();
+        if text.is_empty() {
+            return Err("`text` is empty".into());
+        }
+        Ok(json!({ "words": text.split_whitespace().count() }))
+    })
+}
+
+#[tokio::test]
+async fn a_custom_action_registered_by_name_runs_from_yaml() {
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = r#"
+name: custom
+variables:
+  title: "Add retry policy now"
+steps:
+  - id: count
+    action: count-words
+    text: "${title}"
+  - id: show
+    action: shell
+    command: "echo ${count.words} > words.txt"
+"#;
+    let options = ReadOptions { custom_actions: vec!["count-words".to_string()], ..ReadOptions::default() };
+    let w = Arc::new(compile_sources(&[Source::new("custom.yaml", yaml)], &options).unwrap_or_else(|d| panic!("{}", d.render())).remove(0).ir);
+    let mut actions = Actions::builtin();
+    actions.register_fn("count-words", count_words);
+    let store = SqliteStore::open(dir.path().join("runs.db"), SqliteOptions::default()).unwrap();
+    let ex = Executor::new(Arc::new(store), actions, options(dir.path()));
+    let report = ex.start(engine(&w), StartOptions::default()).await.unwrap();
+    assert_eq!(report.status, RunStatus::Completed, "{report:?}");
+    assert_eq!(std::fs::read_to_string(dir.path().join("words.txt")).unwrap().trim(), "4");
+
+    // Without the registration the step fails with a message naming the action.
+    let store = SqliteStore::open(dir.path().join("other.db"), SqliteOptions::default()).unwrap();
+    let ex = Executor::new(Arc::new(store), Actions::builtin(), options(dir.path()));
+    let report = ex.start(engine(&w), StartOptions::default()).await.unwrap();
+    assert_eq!(report.status, RunStatus::Failed);
+    assert!(report.reason.as_deref().unwrap().contains("no action `count-words` is registered"), "{report:?}");
+}
