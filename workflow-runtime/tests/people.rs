@@ -446,7 +446,7 @@ steps:
     action: shell
     command: "echo ${count.words} > words.txt"
 "#;
-    let read = ReadOptions { custom_actions: vec!["count-words".to_string()], ..ReadOptions::default() };
+    let read = ReadOptions { custom_actions: vec!["count-words".to_string()] };
     let w = Arc::new(compile_sources(&[Source::new("custom.yaml", yaml)], &read).unwrap_or_else(|d| panic!("{}", d.render())).remove(0).ir);
     let mut actions = Actions::builtin();
     actions.register_fn("count-words", count_words);
