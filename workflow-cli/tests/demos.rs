@@ -31,10 +31,19 @@ fn copy_dir(from: &Path, to: &Path) {
 }
 
 #[test]
-fn the_hello_demo_runs_and_starts_its_on_completion_workflow() {
+fn the_hello_demo_stops_at_its_gate_and_approve_resumes_it() {
+    // As in the README: from the repository's root (its .workflow/config.yaml allows the demo's commands).
     let dir = tempfile::tempdir().unwrap();
+    copy_dir(&repo().join("examples/workflows"), &dir.path().join("examples/workflows"));
+    copy_dir(&repo().join(".workflow"), &dir.path().join(".workflow"));
     let store = dir.path().join("runs.db");
-    let out = workflow(&store).arg("run").arg(repo().join("examples/workflows/hello.yaml")).arg("--cwd").arg(dir.path()).output().unwrap();
+    let out = workflow(&store).current_dir(dir.path()).args(["run", "examples/workflows/hello.yaml"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "without a terminal the run waits at the gate: {stderr}");
+    assert!(stderr.contains("waiting for approval at step `review`: Wrote 3 greetings"), "{stderr}");
+    assert!(!stderr.contains("| hello, round 2"), "the step after the gate did not run: {stderr}");
+
+    let out = workflow(&store).current_dir(dir.path()).args(["approve", "hello"]).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(stderr.contains("| hello, round 2"), "{stderr}");
@@ -42,6 +51,7 @@ fn the_hello_demo_runs_and_starts_its_on_completion_workflow() {
     let runs = workflow(&store).args(["runs", "--json"]).output().unwrap();
     let runs: serde_json::Value = serde_json::from_slice(&runs.stdout).unwrap();
     assert_eq!(runs.as_array().unwrap().len(), 2, "hello and hello-report");
+    assert!(runs.as_array().unwrap().iter().all(|r| r["status"] == "completed"), "{runs}");
 }
 
 #[test]

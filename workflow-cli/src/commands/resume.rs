@@ -72,7 +72,10 @@ pub fn continue_run(
     resume: ResumeOptions,
 ) -> anyhow::Result<ExitCode> {
     let record = store.load_run(run_id)?.ok_or_else(|| anyhow::anyhow!("run {run_id} disappeared"))?;
-    let file = file.or_else(|| super::show::locate(&record.workflow).ok());
+    // The file named, else the one the run was started from, else one found by the workflow's name.
+    let file = file.or_else(|| record.source.clone().map(PathBuf::from).filter(|p| p.is_file())).or_else(|| super::show::locate(&record.workflow).ok());
+    // `on-completion` and `run-workflow` find their workflows beside the run's file (or the run's stored definition alone).
+    let workflows = file.as_deref().map(|path| super::run::siblings(path, compile));
     let ir: WorkflowIr = match file {
         Some(path) => match super::show::compile(&path, &compile.read_options()) {
             Ok(compiled) => match compiled.into_iter().find(|c| c.ir.name == record.workflow) {
@@ -84,6 +87,7 @@ pub fn continue_run(
         None => serde_json::from_value(record.definition.clone())?,
     };
     let mut options = executor_options(resume.cwd.clone())?;
+    options.workflows = workflows;
     let models = super::run::model_runtime(&options.cwd)?;
     drive.apply(&mut options, &models);
     options.models = Some(Arc::new(models));

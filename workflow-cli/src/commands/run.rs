@@ -112,7 +112,8 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     options.models = Some(Arc::new(models));
     let report = runtime()?.block_on(async {
         let executor = Executor::new(store, Actions::builtin(), options);
-        executor.start(Box::new(engine), StartOptions::default()).await
+        let source = std::path::absolute(&path).ok();
+        executor.start(Box::new(engine), StartOptions { source, ..StartOptions::default() }).await
     })?;
     Ok(report_outcome(&report))
 }

@@ -57,7 +57,7 @@ impl<S: Store> Executor<S> {
                             }
                         }
                     }
-                    let start = StartOptions { triggered_by, parent_run_id: Some(run_id.to_string()) };
+                    let start = StartOptions { triggered_by, parent_run_id: Some(run_id.to_string()), source: None };
                     let (id, next, first, models) = self.create(child.as_mut(), start).await?;
                     let span = tracing::info_span!("run", run = %id, workflow = %name);
                     if params.get("wait") == Some(&Value::Bool(false)) {

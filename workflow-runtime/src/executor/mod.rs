@@ -141,6 +141,7 @@ impl<S: Store> Executor<S> {
             definition: self.definition_text(&ir),
             parent_run_id: start.parent_run_id.clone(),
             cwd: Some(self.options.cwd.display().to_string()),
+            source: start.source.as_ref().map(|p| p.display().to_string()),
             input,
             state: run.merge_into(engine.state()),
             target: next.target(),
@@ -492,7 +493,8 @@ impl<S: Store> Executor<S> {
                     match existing {
                         Some(run) => children.push((run.id, child_engine, None)),
                         None => {
-                            let start = StartOptions { triggered_by: format!("on-completion:{}", ir.name), parent_run_id: Some(run_id.to_string()) };
+                            let start =
+                                StartOptions { triggered_by: format!("on-completion:{}", ir.name), parent_run_id: Some(run_id.to_string()), source: None };
                             let (id, next, first, child_run) = self.create(child_engine.as_mut(), start).await?;
                             children.push((id, child_engine, Some((next, first, child_run))));
                         }

@@ -109,11 +109,13 @@ pub struct StartOptions {
     pub triggered_by: String,
     /// The run that started this one.
     pub parent_run_id: Option<String>,
+    /// The file the workflow was read from (stored, so `resume` finds it again).
+    pub source: Option<PathBuf>,
 }
 
 impl Default for StartOptions {
     fn default() -> Self {
-        StartOptions { triggered_by: "manual".to_string(), parent_run_id: None }
+        StartOptions { triggered_by: "manual".to_string(), parent_run_id: None, source: None }
     }
 }
 

@@ -70,6 +70,8 @@ impl<S: Store> Executor<S> {
                     return Ok(Before::Fail(ActionFailure::new(format!("denied: `{permission}` matches the deny pattern `{pattern}` of the config"))));
                 }
                 Decision::Allowed(why) => tracing::info!(%permission, %why, "consent"),
+                // Consent a person gave in this run covers the same permission later in it (a loop asks once).
+                Decision::Ask if self.consented(run_id, &permission)? => tracing::info!(%permission, "consent given earlier in this run"),
                 Decision::Ask => {
                     let what = describe(engine, step, ir_step, &params);
                     let question = Request { permission: Some(permission.clone()), ..request(RequestKind::Consent, what) };
@@ -193,6 +195,15 @@ impl<S: Store> Executor<S> {
             Asked::TimedOut => Ok(Reply::TimedOut),
             Asked::Closed => Ok(Reply::Unanswered),
         }
+    }
+
+    /// Whether a person already consented to `permission` in this run.
+    fn consented(&self, run_id: &str, permission: &str) -> Result<bool, crate::store::StoreError> {
+        Ok(self.store.questions(run_id)?.iter().any(|q| {
+            q.request.kind == RequestKind::Consent
+                && q.request.permission.as_deref() == Some(permission)
+                && q.answer.as_ref().is_some_and(|a| a.approved == Some(true))
+        }))
     }
 
     fn stored_answer(&self, question: &Request) -> Result<Option<Answer>, crate::store::StoreError> {

@@ -96,6 +96,7 @@ impl MemoryStore {
             definition: serde_json::Value::Null,
             parent_run_id: new.parent_run_id,
             cwd: new.cwd,
+            source: new.source,
             input: new.input,
             output: None,
             state: new.state,

@@ -178,6 +178,8 @@ pub struct NewRun {
     pub parent_run_id: Option<RunId>,
     /// The directory its steps work in.
     pub cwd: Option<String>,
+    /// The file its workflow was read from, when it came from one (so `resume` finds it and its siblings).
+    pub source: Option<String>,
     /// The audit input: action, workflow, mode, triggered_by, operator, parent_run_id, state_snapshot, expected_work, variables.
     pub input: serde_json::Value,
     /// The state before the first step.
@@ -211,6 +213,8 @@ pub struct RunRecord {
     pub parent_run_id: Option<RunId>,
     /// The directory its steps work in (runs created before schema version 2 have none).
     pub cwd: Option<String>,
+    /// The file its workflow was read from (runs created before schema version 3 have none).
+    pub source: Option<String>,
     /// The audit input.
     pub input: serde_json::Value,
     /// The audit output, once finished.

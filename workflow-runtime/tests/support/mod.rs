@@ -27,6 +27,7 @@ pub fn new_run(id: &str, workflow: &str, owner: &LeaseOwner, lease_ms: u64) -> N
         definition: json!({ "name": workflow }).to_string().into(),
         parent_run_id: None,
         cwd: Some("/work/project".to_owned()),
+        source: None,
         input: json!({ "action": "run", "workflow": workflow }),
         state: json!({ "count": 0 }),
         target: Target::Step(0),

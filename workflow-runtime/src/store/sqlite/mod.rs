@@ -147,6 +147,7 @@ impl Store for SqliteStore {
             definition_hash: run.definition_hash,
             parent_run_id: run.parent_run_id,
             cwd: run.cwd,
+            source: run.source,
             first: run.first,
             owner: run.owner,
             lease_until_ms: now.saturating_add(run.lease_ms),

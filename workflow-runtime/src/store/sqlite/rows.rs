@@ -9,7 +9,7 @@ use workflow_core::ir::Target;
 /// The columns [`run_record`] reads, in order.
 pub const RUN_COLUMNS: &str = "r.id, r.workflow, r.status, r.reason, r.definition_hash, r.definition, r.parent_run_id, r.input, r.output, r.state, r.target,
      r.open_seq, e.step, e.step_id, r.next_seq, r.control, r.lease_owner, r.lease_pid, r.lease_host, r.lease_until_ms,
-     r.created_at_ms, r.updated_at_ms, r.finished_at_ms, r.cwd";
+     r.created_at_ms, r.updated_at_ms, r.finished_at_ms, r.cwd, r.source";
 
 /// The join [`RUN_COLUMNS`] select from: a run and its open execution.
 pub const RUN_FROM: &str = "runs AS r LEFT JOIN step_events AS e ON e.run_id = r.id AND e.seq = r.open_seq";
@@ -41,6 +41,7 @@ pub struct RawRun {
     updated_at_ms: u64,
     finished_at_ms: Option<u64>,
     cwd: Option<String>,
+    source: Option<String>,
 }
 
 /// Reads a row of [`RUN_COLUMNS`]; parse it with [`RawRun::parse`] outside the query.
@@ -70,6 +71,7 @@ pub fn run_record(row: &Row<'_>) -> rusqlite::Result<RawRun> {
         updated_at_ms: row.get(21)?,
         finished_at_ms: row.get(22)?,
         cwd: row.get(23)?,
+        source: row.get(24)?,
     })
 }
 
@@ -83,6 +85,7 @@ impl RawRun {
             definition: serde_json::from_str(&self.definition)?,
             parent_run_id: self.parent_run_id,
             cwd: self.cwd,
+            source: self.source,
             input: serde_json::from_str(&self.input)?,
             output: self.output.as_deref().map(serde_json::from_str).transpose()?,
             state: serde_json::from_str(&self.state)?,

@@ -82,6 +82,7 @@ CREATE TABLE questions (
     answered_at_ms INTEGER,
     PRIMARY KEY (run_id, seq, kind)
 );
+ALTER TABLE runs ADD COLUMN source TEXT;
 ";
 
 const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";

@@ -66,6 +66,7 @@ pub struct CreateRow {
     pub parent_run_id: Option<String>,
     /// The directory its steps work in.
     pub cwd: Option<String>,
+    pub source: Option<String>,
     /// The audit input (JSON).
     pub input: String,
     /// The state before the first step (JSON).
@@ -221,8 +222,8 @@ fn create(conn: &Connection, row: &CreateRow) -> Result<(), StoreError> {
     let open_seq = row.first.as_ref().map(|first| first.seq);
     conn.prepare_cached(
         "INSERT INTO runs (id, workflow, status, definition_hash, definition, parent_run_id, input, state, target, open_seq, next_seq,
-                           lease_owner, lease_pid, lease_host, lease_until_ms, created_at_ms, updated_at_ms, cwd)
-         VALUES (?1, ?2, 'running', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?15, ?16)",
+                           lease_owner, lease_pid, lease_host, lease_until_ms, created_at_ms, updated_at_ms, cwd, source)
+         VALUES (?1, ?2, 'running', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?15, ?16, ?17)",
     )?
     .execute(params![
         row.id,
@@ -241,6 +242,7 @@ fn create(conn: &Connection, row: &CreateRow) -> Result<(), StoreError> {
         row.lease_until_ms,
         row.now,
         row.cwd,
+        row.source,
     ])?;
     if let Some(first) = &row.first {
         insert_started(conn, &row.id, first, row.now)?;
