@@ -77,11 +77,63 @@ pub struct FileExistsOutput {
     pub exists: bool,
 }
 
-/// `commit` and `commit-push`.
+/// `commit`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct CommitOutput {
-    /// The new commit.
+    /// The new commit (HEAD when there was nothing to commit).
+    pub sha: String,
+    /// The paths in the commit.
+    pub files: Vec<String>,
+    /// Whether a commit was made.
+    pub committed: bool,
+}
+
+/// `commit-push`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CommitPushOutput {
+    /// The commit pushed.
+    pub sha: String,
+    /// The paths in the commit.
+    pub files: Vec<String>,
+    /// Whether a commit was made (it is pushed either way).
+    pub committed: bool,
+    /// The remote pushed to.
+    pub remote: String,
+    /// The branch pushed.
+    pub branch: String,
+}
+
+/// `push`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PushOutput {
+    /// The remote pushed to.
+    pub remote: String,
+    /// The branch pushed.
+    pub branch: String,
+    /// The commit pushed.
+    pub sha: String,
+}
+
+/// `pull`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PullOutput {
+    /// HEAD afterwards.
+    pub sha: String,
+    /// Whether it moved.
+    pub updated: bool,
+}
+
+/// `sync`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SyncOutput {
+    /// The branch checked out.
+    pub branch: String,
+    /// Its commit afterwards.
     pub sha: String,
 }
 
