@@ -39,6 +39,8 @@ struct Cli {
 enum Command {
     /// Check workflow files for errors, as a compiler would
     Validate(commands::validate::Args),
+    /// The workflows that can be run by name here: ./workflows, ./.workflow/workflows, the user's folder
+    List(commands::list::Args),
     /// Print a workflow: summary, flowchart (Mermaid or DOT) or IR as JSON
     Show(commands::show::Args),
     /// Start a run of a workflow and drive it to its end
@@ -77,6 +79,7 @@ fn main() -> ExitCode {
     let outcome = match &cli.command {
         Command::Validate(args) => commands::validate::run(args),
         Command::Show(args) => commands::show::run(args),
+        Command::List(args) => commands::list::run(args),
         Command::Run(args) => commands::run::run(args),
         Command::Resume(args) => commands::resume::run(args),
         Command::Approve(args) => commands::answer::decide(args, true),

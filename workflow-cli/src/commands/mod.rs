@@ -5,6 +5,8 @@ pub mod answer;
 pub mod control;
 pub mod diff;
 pub mod estimate;
+pub mod list;
+pub mod progress;
 pub mod resume;
 pub mod run;
 pub mod show;

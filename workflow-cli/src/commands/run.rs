@@ -62,9 +62,6 @@ impl DriveArgs {
     }
 }
 
-/// How many lines of a step's output `run` shows.
-const SHOWN_LINES: usize = 20;
-
 /// Exit code of a run that waits for a person.
 pub const EXIT_WAITING: u8 = 3;
 /// Exit code of a run that was paused.
@@ -146,53 +143,13 @@ pub fn executor_options(cwd: Option<PathBuf>) -> anyhow::Result<ExecutorOptions>
         Some(dir) => dir,
         None => std::env::current_dir().context("cannot read the current directory")?,
     };
-    // Whether a streamed answer left the terminal mid-line (the progress line starts a new one).
-    let mid_line = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let streaming = mid_line.clone();
-    let stream: workflow_runtime::executor::StreamSink = Arc::new(move |piece: &workflow_runtime::executor::StreamPiece<'_>| {
-        use std::io::Write;
-        let mut err = std::io::stderr().lock();
-        if piece.first {
-            if streaming.swap(false, std::sync::atomic::Ordering::Relaxed) {
-                let _ = writeln!(err);
-            }
-            let _ = writeln!(err, "  .... {} ({})", piece.step_id, piece.model);
-        }
-        if !piece.text.is_empty() {
-            let _ = write!(err, "{}", piece.text);
-            streaming.store(!piece.text.ends_with('\n'), std::sync::atomic::Ordering::Relaxed);
-        }
-        let _ = err.flush();
-    });
-    let progress: workflow_runtime::executor::Progress = std::sync::Arc::new(move |step: &workflow_runtime::executor::StepReport| {
-        if mid_line.swap(false, std::sync::atomic::Ordering::Relaxed) {
-            eprintln!();
-        }
-        let mark = match step.outcome {
-            workflow_runtime::store::StepOutcome::Completed => "ok  ",
-            workflow_runtime::store::StepOutcome::Failed => "FAIL",
-            workflow_runtime::store::StepOutcome::Skipped => "skip",
-        };
-        let retries = if step.attempts > 1 { format!(", {} attempts", step.attempts) } else { String::new() };
-        let error = step.error.as_deref().map(|e| format!("  {e}")).unwrap_or_default();
-        eprintln!("  {mark} {:<20} {:<16} {:>6} ms{retries}{error}", step.step_id, step.action, step.duration_ms);
-        // What a shell step printed, indented under it (the end of it, when long).
-        if let Some(stdout) = step.output.get("stdout").and_then(|s| s.as_str()).filter(|s| !s.trim().is_empty()) {
-            let lines: Vec<&str> = stdout.trim_end().lines().collect();
-            let shown = &lines[lines.len().saturating_sub(SHOWN_LINES)..];
-            if shown.len() < lines.len() {
-                eprintln!("         ... {} more lines", lines.len() - shown.len());
-            }
-            for line in shown {
-                eprintln!("         | {line}");
-            }
-        }
-    });
+    let printer = super::progress::printer();
     Ok(ExecutorOptions {
         cwd,
         operator: operator(),
-        progress: Some(progress),
-        stream: Some(stream),
+        progress: Some(printer.progress),
+        started: Some(printer.started),
+        stream: Some(printer.stream),
         terminal: workflow_runtime::human::terminal::TtyTerminal::open().map(|t| Arc::new(t) as Arc<dyn workflow_runtime::human::Terminal>),
         ..ExecutorOptions::default()
     })

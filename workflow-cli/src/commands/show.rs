@@ -12,8 +12,10 @@ use workflow_core::set::{compile_paths, Compiled};
 use workflow_core::{Diagnostic, Diagnostics, Span};
 
 const EXAMPLES: &str = "\
-A NAME is looked up as ./workflows/NAME.yaml, then ./.workflow/workflows/NAME.yaml
-(or .yml). The workflow is checked first: an invalid one is reported, not shown.
+A NAME is looked up as ./workflows/NAME.yaml, then ./.workflow/workflows/NAME.yaml,
+then in the user's folder ($XDG_CONFIG_HOME/workflow/workflows, else
+~/.config/workflow/workflows), .yml too (`workflow list` shows what is found).
+The workflow is checked first: an invalid one is reported, not shown.
 
 Examples:
   workflow show pr-review-loop                     summary and steps
@@ -23,8 +25,16 @@ Examples:
 
 Exit codes: 0 shown, 2 not found or invalid (errors on stderr), 1 other failure.";
 
-/// Where `show` looks for a workflow given by name, in order.
-const NAME_FOLDERS: [&str; 2] = ["workflows", ".workflow/workflows"];
+/// Where a workflow given by name is looked for, in order: the project's
+/// `./workflows` and `./.workflow/workflows`, then the user's folder.
+pub(crate) fn name_folders() -> Vec<PathBuf> {
+    let mut folders = vec![PathBuf::from("workflows"), PathBuf::from(".workflow/workflows")];
+    let set = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from);
+    if let Some(config) = set("XDG_CONFIG_HOME").filter(|p| p.is_absolute()).or_else(|| set("HOME").map(|home| home.join(".config"))) {
+        folders.push(config.join("workflow").join("workflows"));
+    }
+    folders
+}
 
 /// Arguments of `workflow show`.
 #[derive(Debug, clap::Args)]
@@ -115,7 +125,7 @@ pub(crate) fn locate(arg: &str) -> Result<PathBuf, Diagnostics> {
     }
     let is_name = !arg.is_empty() && !arg.contains(['/', '\\']) && !matches!(path.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"));
     let candidates: Vec<PathBuf> = if is_name {
-        NAME_FOLDERS.iter().flat_map(|folder| ["yaml", "yml"].map(|ext| Path::new(folder).join(format!("{arg}.{ext}")))).collect()
+        name_folders().iter().flat_map(|folder| ["yaml", "yml"].map(|ext| folder.join(format!("{arg}.{ext}")))).collect()
     } else {
         Vec::new()
     };
@@ -123,7 +133,7 @@ pub(crate) fn locate(arg: &str) -> Result<PathBuf, Diagnostics> {
         return Ok(found.clone());
     }
     let diagnostic = if is_name {
-        let looked: Vec<String> = candidates.iter().map(|c| format!("./{}", c.display())).collect();
+        let looked: Vec<String> = candidates.iter().map(|c| if c.is_absolute() { c.display().to_string() } else { format!("./{}", c.display()) }).collect();
         Diagnostic::error(Span::Unknown, format!("no workflow file or workflow named `{arg}`"))
             .help(format!("looked for {}; give the path of a YAML file", looked.join(", ")))
     } else {

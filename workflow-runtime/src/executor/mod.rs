@@ -346,7 +346,18 @@ impl<S: Store> Executor<S> {
                 }
             };
             let result = match before {
-                people::Before::Proceed => self.run_step(run_id, engine, step, handled_exit_codes.contains(&step), &run).instrument(span).await,
+                people::Before::Proceed => {
+                    if let Some(started) = &self.options.started {
+                        started(&StepStarted {
+                            run_id,
+                            step_id: &ir_step.id,
+                            action: &ir_step.action,
+                            model: run.model.as_ref().map(|m| m.to_string()),
+                            tokens: run.usage.input_tokens + run.usage.output_tokens,
+                        });
+                    }
+                    self.run_step(run_id, engine, step, handled_exit_codes.contains(&step), &run).instrument(span).await
+                }
                 people::Before::Done(done) => (Ok((done, None)), 1),
                 people::Before::Fail(failure) => (Err(failure), 0),
                 people::Before::Wait(..) => unreachable!("waiting is handled above"),

@@ -29,6 +29,24 @@ pub struct StepReport {
 /// Called after every step (for example to print progress).
 pub type Progress = Arc<dyn Fn(&StepReport) + Send + Sync>;
 
+/// A step whose action is about to run (after its gate, prompt or consent, if any).
+#[derive(Clone, Debug)]
+pub struct StepStarted<'a> {
+    /// The run.
+    pub run_id: &'a str,
+    /// The step's id.
+    pub step_id: &'a str,
+    /// Its action.
+    pub action: &'a str,
+    /// The run's current model (`provider:model`), if it has one.
+    pub model: Option<String>,
+    /// Tokens the run has spent so far.
+    pub tokens: u64,
+}
+
+/// Called when a step's action starts (for live progress: what runs, and for how long).
+pub type Started = Arc<dyn Fn(&StepStarted<'_>) + Send + Sync>;
+
 /// How runs are driven.
 #[derive(Clone)]
 pub struct ExecutorOptions {
@@ -40,6 +58,8 @@ pub struct ExecutorOptions {
     pub operator: String,
     /// Told about every step that ends.
     pub progress: Option<Progress>,
+    /// Told about every step whose action starts.
+    pub started: Option<Started>,
     /// Finds workflows by name, to start `on-completion` runs (none are started without it).
     pub workflows: Option<Workflows>,
     /// The models `ai-prompt` and `switch-model` use (without them `ai-prompt` fails).
@@ -82,6 +102,7 @@ impl Default for ExecutorOptions {
             lease_ms: 30_000,
             operator: "unknown".to_string(),
             progress: None,
+            started: None,
             workflows: None,
             models: None,
             stream: None,
