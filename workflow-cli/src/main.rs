@@ -39,6 +39,8 @@ struct Cli {
 enum Command {
     /// Check workflow files for errors, as a compiler would
     Validate(commands::validate::Args),
+    /// Rewrite workflow files to the canonical spelling (kebab-case keys, `${..}`), keeping comments and layout
+    Fmt(commands::fmt::Args),
     /// The workflows that can be run by name here: ./workflows, ./.workflow/workflows, the user's folder
     List(commands::list::Args),
     /// Print a workflow: summary, flowchart (Mermaid or DOT) or IR as JSON
@@ -78,6 +80,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match &cli.command {
         Command::Validate(args) => commands::validate::run(args),
+        Command::Fmt(args) => commands::fmt::run(args),
         Command::Show(args) => commands::show::run(args),
         Command::List(args) => commands::list::run(args),
         Command::Run(args) => commands::run::run(args),

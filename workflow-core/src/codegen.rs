@@ -175,6 +175,11 @@ fn allow_lints() -> TokenStream {
     }
 }
 
+/// The name of the module generated for the workflow `name` (`pr-review-loop` → `pr_review_loop`).
+pub fn module_name(name: &str) -> String {
+    names::ident(&snake_case(name)).to_string()
+}
+
 /// The module for `ir`: its typed machine and everything it uses.
 pub fn generate(ir: &WorkflowIr, rust: &RustBindings) -> TokenStream {
     if ir.steps.is_empty() {

@@ -15,6 +15,7 @@ pub mod diagnostic;
 pub mod dsl;
 pub mod expand;
 pub mod expr;
+pub mod fmt;
 pub mod graph;
 pub mod ir;
 pub mod lower;

@@ -124,13 +124,31 @@ pub fn definition_hash(ir: &WorkflowIr) -> String {
 pub fn definition_hash_with(ir: &WorkflowIr, rust_code: &[String]) -> String {
     let mut unhashed = ir.clone();
     unhashed.hash.clear();
+    // Positions inside expressions are where a condition was written, not what it means:
+    // `{{x}}` and `${x}` (the same reference) must give one hash.
+    let mut json = serde_json::to_value(&unhashed).expect("IR serializes");
+    strip_spans(&mut json);
     let mut hasher = Sha256::new();
-    hasher.update(serde_json::to_vec(&unhashed).expect("IR serializes"));
+    hasher.update(serde_json::to_vec(&json).expect("JSON serializes"));
     for code in rust_code {
         hasher.update([0u8]);
         hasher.update(code.as_bytes());
     }
     hasher.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Removes every `span` of an expression from the IR's JSON.
+pub(crate) fn strip_spans(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Object(map) => {
+            if map.contains_key("kind") {
+                map.remove("span");
+            }
+            map.values_mut().for_each(strip_spans);
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(strip_spans),
+        _ => {}
+    }
 }
 
 fn outputs(step: &Step) -> Vec<(String, crate::expr::Type)> {

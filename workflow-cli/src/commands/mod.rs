@@ -5,6 +5,7 @@ pub mod answer;
 pub mod control;
 pub mod diff;
 pub mod estimate;
+pub mod fmt;
 pub mod list;
 pub mod progress;
 pub mod resume;
