@@ -411,7 +411,7 @@ async fn a_store_of_an_older_schema_is_migrated_and_keeps_its_runs() {
     }
     // Back to version 1, as an older `workflow` left it.
     let conn = rusqlite::Connection::open(&path).unwrap();
-    conn.execute_batch("DROP TABLE questions; ALTER TABLE runs DROP COLUMN cwd; PRAGMA user_version = 1;").unwrap();
+    conn.execute_batch("ALTER TABLE runs DROP COLUMN source; DROP TABLE questions; ALTER TABLE runs DROP COLUMN cwd; PRAGMA user_version = 1;").unwrap();
     drop(conn);
 
     let store = open_store(&path);

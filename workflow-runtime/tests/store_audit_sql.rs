@@ -6,6 +6,7 @@ mod support;
 use serde_json::{json, Value};
 use support::*;
 use workflow_runtime::store::sqlite::SqliteStore;
+use workflow_runtime::human::{Answer, Request, RequestKind};
 use workflow_runtime::store::{NewRun, RunStatus, StepEnd, StepOutcome, StepStart, Store};
 
 const DOC: &str = include_str!("../../docs/store.md");
@@ -62,6 +63,12 @@ const NOT_OVER: &str = "SELECT id, workflow, status, reason, lease_owner, lease_
 FROM runs
 WHERE status IN ('running', 'paused', 'waiting')
 ORDER BY created_at_ms;";
+
+const DECISIONS_LAST_WEEK: &str = "SELECT run_id, step_id, kind, operator, json_extract(answer, '$.approved') AS approved,
+       datetime(answered_at_ms / 1000, 'unixepoch') AS at
+FROM questions
+WHERE answered_at_ms >= (strftime('%s', 'now', '-7 days') * 1000)
+ORDER BY answered_at_ms DESC;";
 
 const R1: &str = "0193a1b2-0001-7000-8000-000000000001";
 const R2: &str = "0193a1b2-0002-7000-8000-000000000002";
@@ -215,10 +222,10 @@ fn query(conn: &rusqlite::Connection, sql: &str) -> Vec<Vec<Value>> {
 
 #[tokio::test]
 async fn the_documented_audit_queries_answer_their_questions() {
-    for sql in [RUNS_ON_A_DATE, LAST_TWO_SIDE_BY_SIDE, LAST_TWO_BY_VARIABLE, EXPECTED_NOT_ACTUAL, STEPS_OF_A_RUN, NOT_OVER] {
+    for sql in [RUNS_ON_A_DATE, LAST_TWO_SIDE_BY_SIDE, LAST_TWO_BY_VARIABLE, EXPECTED_NOT_ACTUAL, STEPS_OF_A_RUN, NOT_OVER, DECISIONS_LAST_WEEK] {
         assert!(DOC.contains(sql), "docs/store.md no longer contains this query verbatim:\n{sql}");
     }
-    assert_eq!(DOC.matches("```sql").count(), 6, "every documented query is tested here");
+    assert_eq!(DOC.matches("```sql").count(), 7, "every documented query is tested here");
 
     let dir = tempfile::tempdir().unwrap();
     let path = store_path(&dir);
@@ -227,6 +234,24 @@ async fn the_documented_audit_queries_answer_their_questions() {
         let store = open_store(&path);
         for run in &runs {
             record(&store, run).await;
+        }
+        // Two decisions by people: one a month ago, one now.
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64;
+        for (run, step, operator, approved, at) in [(R4, "verify", "dave", false, now - 30 * 86_400_000), (R5, "prune", "erin", true, now)] {
+            let request = Request {
+                kind: RequestKind::Gate,
+                run_id: run.to_string(),
+                workflow: "backup".to_string(),
+                step_id: step.to_string(),
+                seq: 3,
+                message: "Go on?".to_string(),
+                input: None,
+                permission: None,
+                approvers: Vec::new(),
+            };
+            assert!(store.ask(&request).unwrap());
+            let answer = Answer { approved: Some(approved), value: None, comment: None, operator: operator.to_string(), at_ms: at };
+            assert!(store.answer(run, 3, RequestKind::Gate, &answer).unwrap());
         }
     }
     let conn = rusqlite::Connection::open(&path).unwrap();
@@ -269,6 +294,10 @@ async fn the_documented_audit_queries_answer_their_questions() {
             vec![json!(2), json!("verify"), json!("failed"), json!(3), json!(11), json!("health check failed")],
         ]
     );
+
+    let decisions = query(&conn, DECISIONS_LAST_WEEK);
+    assert_eq!(decisions.len(), 1, "the month-old decision is left out: {decisions:?}");
+    assert_eq!(decisions[0][..5], [json!(R5), json!("prune"), json!("gate"), json!("erin"), json!(1)]);
 
     let not_over = query(&conn, NOT_OVER);
     assert_eq!(not_over.len(), 1);
