@@ -36,10 +36,14 @@ fn diff_shows_two_runs_side_by_side_and_marks_what_differs() {
     let hello = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/workflows/hello.yaml");
     let mut ids = Vec::new();
     for _ in 0..2 {
-        let out = workflow().env("WORKFLOW_STORE", &store).arg("run").arg(&hello).arg("--cwd").arg(dir.path()).output().unwrap();
-        assert!(out.status.success());
-        let line = String::from_utf8_lossy(&out.stdout).to_string();
-        ids.push(line.split_whitespace().nth(1).unwrap().to_string());
+        // hello stops at its gate (exit code 3); approving it finishes the run.
+        let out = workflow().env("WORKFLOW_STORE", &store).arg("run").arg(&hello).arg("--cwd").arg(dir.path()).arg("--yes").output().unwrap();
+        assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
+        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+        let id = stderr.lines().find_map(|l| l.strip_prefix("run ")).and_then(|rest| rest.split_whitespace().next()).unwrap().to_string();
+        let out = workflow().env("WORKFLOW_STORE", &store).args(["approve", &id, "--yes"]).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        ids.push(id);
     }
     let out = workflow().env("WORKFLOW_STORE", &store).args(["diff", &ids[0], &ids[1]]).output().unwrap();
     assert!(out.status.success());

@@ -5,8 +5,8 @@ mod support;
 
 use serde_json::{json, Value};
 use support::*;
-use workflow_runtime::store::sqlite::SqliteStore;
 use workflow_runtime::human::{Answer, Request, RequestKind};
+use workflow_runtime::store::sqlite::SqliteStore;
 use workflow_runtime::store::{NewRun, RunStatus, StepEnd, StepOutcome, StepStart, Store};
 
 const DOC: &str = include_str!("../../docs/store.md");

@@ -34,6 +34,19 @@ struct Found {
 /// Runs `workflow list`.
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let mut found: Vec<Found> = Vec::new();
+    // Workflows compiled into this binary (`workflow build`) come first: `run NAME` finds them first.
+    for embedded in crate::embedded::all() {
+        let ir = &embedded.ir;
+        found.push(Found {
+            name: ir.name.clone(),
+            description: ir.description.clone(),
+            steps: ir.steps.len(),
+            path: PathBuf::from("(compiled in)"),
+            valid: true,
+            error: None,
+            shadowed: false,
+        });
+    }
     for folder in super::show::name_folders() {
         let Ok(entries) = std::fs::read_dir(&folder) else { continue };
         let mut files: Vec<PathBuf> =
@@ -46,7 +59,15 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
                 Ok(compiled) => {
                     for c in compiled {
                         let ir = c.ir;
-                        found.push(Found { name: ir.name.clone(), description: ir.description.clone(), steps: ir.steps.len(), path: path.clone(), valid: true, error: None, shadowed });
+                        found.push(Found {
+                            name: ir.name.clone(),
+                            description: ir.description.clone(),
+                            steps: ir.steps.len(),
+                            path: path.clone(),
+                            valid: true,
+                            error: None,
+                            shadowed,
+                        });
                     }
                 }
                 Err(mut diags) => {

@@ -2,11 +2,13 @@
 //! codes, output.
 
 pub mod answer;
+pub mod build;
 pub mod control;
 pub mod diff;
 pub mod estimate;
 pub mod fmt;
 pub mod list;
+pub mod new;
 pub mod progress;
 pub mod resume;
 pub mod run;

@@ -8,10 +8,10 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use workflow_core::ir::WorkflowIr;
 use workflow_runtime::actions::Actions;
-use workflow_runtime::engine::IrEngine;
-use workflow_runtime::executor::{Executor, Interrupted, ResumeOptions};
+use workflow_runtime::engine::{Engine, IrEngine};
+use workflow_runtime::executor::{Executor, Interrupted, ResumeOptions, Workflows};
 use workflow_runtime::store::sqlite::SqliteStore;
-use workflow_runtime::store::Store;
+use workflow_runtime::store::{RunRecord, Store};
 
 /// Arguments of `workflow resume`.
 #[derive(Debug, clap::Args)]
@@ -72,9 +72,36 @@ pub fn continue_run(
     resume: ResumeOptions,
 ) -> anyhow::Result<ExitCode> {
     let record = store.load_run(run_id)?.ok_or_else(|| anyhow::anyhow!("run {run_id} disappeared"))?;
-    // The file named, else the one the run was started from, else one found by the workflow's name.
+    let (engine, workflows) = match engine_for(&record, file, compile)? {
+        Ok(found) => found,
+        Err(invalid) => return Ok(invalid),
+    };
+    // The run's directory, unless told otherwise: its config (models, permissions) is the one that applies.
+    let cwd = resume.cwd.clone().or_else(|| record.cwd.clone().map(PathBuf::from).filter(|d| d.is_dir()));
+    let mut options = executor_options(cwd)?;
+    options.workflows = workflows;
+    let models = super::run::model_runtime(&options.cwd)?;
+    drive.apply(&mut options, &models);
+    options.models = Some(Arc::new(models));
+    let report = runtime()?.block_on(async {
+        let executor = Executor::new(store, Actions::builtin(), options);
+        executor.resume(run_id, engine, resume).await
+    })?;
+    Ok(report_outcome(&report))
+}
+
+/// The engine to resume `record` with, and where its child workflows are found: the file
+/// named, else the workflow compiled into this binary, else the file the run was started
+/// from, else one found by the workflow's name, else the definition stored with the run.
+#[allow(clippy::type_complexity)]
+fn engine_for(record: &RunRecord, file: Option<PathBuf>, compile: &CompileArgs) -> anyhow::Result<Result<(Box<dyn Engine>, Option<Workflows>), ExitCode>> {
+    if file.is_none() {
+        if let Some(embedded) = crate::embedded::find(&record.workflow) {
+            return Ok(Ok(((embedded.engine)(), Some(super::run::embedded_workflows()))));
+        }
+    }
     let file = file.or_else(|| record.source.clone().map(PathBuf::from).filter(|p| p.is_file())).or_else(|| super::show::locate(&record.workflow).ok());
-    // `on-completion` and `run-workflow` find their workflows beside the run's file (or the run's stored definition alone).
+    // `on-completion` and `run-workflow` find their workflows beside the run's file (or nowhere, with the stored definition alone).
     let workflows = file.as_deref().map(|path| super::run::siblings(path, compile));
     let ir: WorkflowIr = match file {
         Some(path) => match super::show::compile(&path, &compile.read_options()) {
@@ -82,18 +109,9 @@ pub fn continue_run(
                 Some(c) => c.ir,
                 None => anyhow::bail!("{} does not define workflow `{}`", path.display(), record.workflow),
             },
-            Err(diags) => return Ok(report_invalid(diags)),
+            Err(diags) => return Ok(Err(report_invalid(diags))),
         },
         None => serde_json::from_value(record.definition.clone())?,
     };
-    let mut options = executor_options(resume.cwd.clone())?;
-    options.workflows = workflows;
-    let models = super::run::model_runtime(&options.cwd)?;
-    drive.apply(&mut options, &models);
-    options.models = Some(Arc::new(models));
-    let report = runtime()?.block_on(async {
-        let executor = Executor::new(store, Actions::builtin(), options);
-        executor.resume(run_id, Box::new(IrEngine::new(Arc::new(ir))), resume).await
-    })?;
-    Ok(report_outcome(&report))
+    Ok(Ok((Box::new(IrEngine::new(Arc::new(ir))), workflows)))
 }

@@ -26,7 +26,7 @@ pub struct Args {
     /// The model the run starts with (`original`), instead of the config's `default`
     #[arg(long, value_name = "NAME")]
     pub model: Option<String>,
-    /// Record every model answer to this cassette (replay it later with a `replay` provider)
+    /// Record every model answer to this cassette, written anew (replay it later with a `replay` provider)
     #[arg(long, value_name = "CASSETTE")]
     pub record: Option<PathBuf>,
     /// Print the expected model usage and cost (from past runs of this workflow) without running
@@ -71,18 +71,24 @@ pub const EXIT_CANCELLED: u8 = 5;
 
 /// Runs `workflow run`.
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
-    let path = match super::show::locate(&args.workflow) {
-        Ok(path) => path,
-        Err(diags) => return Ok(report_invalid(diags)),
+    // A workflow compiled into this binary runs on its generated machine; any other is read and interpreted.
+    let (mut engine, path): (Box<dyn Engine>, Option<PathBuf>) = match crate::embedded::find(&args.workflow) {
+        Some(embedded) => ((embedded.engine)(), None),
+        None => {
+            let path = match super::show::locate(&args.workflow) {
+                Ok(path) => path,
+                Err(diags) => return Ok(report_invalid(diags)),
+            };
+            let compiled = match super::show::compile(&path, &args.compile.read_options()) {
+                Ok(compiled) => compiled,
+                Err(diags) => return Ok(report_invalid(diags)),
+            };
+            let [one] = compiled.as_slice() else {
+                anyhow::bail!("{} holds {} workflows: run one file", path.display(), compiled.len());
+            };
+            (Box::new(IrEngine::new(Arc::new(one.ir.clone()))), Some(path))
+        }
     };
-    let compiled = match super::show::compile(&path, &args.compile.read_options()) {
-        Ok(compiled) => compiled,
-        Err(diags) => return Ok(report_invalid(diags)),
-    };
-    let [one] = compiled.as_slice() else {
-        anyhow::bail!("{} holds {} workflows: run one file", path.display(), compiled.len());
-    };
-    let mut engine = IrEngine::new(Arc::new(one.ir.clone()));
     for assignment in &args.vars {
         let Some((name, value)) = assignment.split_once('=') else {
             return Ok(invalid(&format!("--var {assignment}: write NAME=VALUE")));
@@ -94,25 +100,37 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     }
     let store = Arc::new(args.store.open()?);
     let mut options = executor_options(args.cwd.clone())?;
-    options.workflows = Some(siblings(&path, &args.compile));
+    options.workflows = Some(match &path {
+        Some(path) => siblings(path, &args.compile),
+        None => embedded_workflows(),
+    });
     let mut models = model_runtime(&options.cwd)?;
     if let Some(name) = &args.model {
         models = models.with_starting_model(name.clone());
     }
     if let Some(cassette) = &args.record {
+        // A recording starts anew: the cassette is this run's answers, in order.
+        if cassette.exists() && !args.estimate {
+            std::fs::remove_file(cassette).with_context(|| format!("cannot replace the cassette {}", cassette.display()))?;
+        }
         models = models.with_recording(cassette.clone());
     }
     if args.estimate {
-        return super::estimate::print(&one.ir, &*store, &models);
+        return super::estimate::print(engine.ir(), &*store, &models);
     }
     args.drive.apply(&mut options, &models);
     options.models = Some(Arc::new(models));
     let report = runtime()?.block_on(async {
         let executor = Executor::new(store, Actions::builtin(), options);
-        let source = std::path::absolute(&path).ok();
-        executor.start(Box::new(engine), StartOptions { source, ..StartOptions::default() }).await
+        let source = path.as_ref().and_then(|p| std::path::absolute(p).ok());
+        executor.start(engine, StartOptions { source, ..StartOptions::default() }).await
     })?;
     Ok(report_outcome(&report))
+}
+
+/// Finds `on-completion` and `run-workflow` workflows among those compiled into this binary.
+pub fn embedded_workflows() -> Workflows {
+    Arc::new(|name: &str| crate::embedded::find(name).map(|w| w.ir.clone()))
 }
 
 /// Finds `on-completion` workflows among those of the run's folder.

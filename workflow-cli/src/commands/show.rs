@@ -65,6 +65,17 @@ pub enum Format {
 
 /// Finds, compiles and prints the workflow.
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
+    if let Some(embedded) = crate::embedded::find(&args.workflow) {
+        let ir = &*embedded.ir;
+        let output = match args.format {
+            Format::Text => summary(ir, "(compiled into this binary)"),
+            Format::Mermaid => graph::to_mermaid(ir),
+            Format::Dot => graph::to_dot(ir),
+            Format::Json => serde_json::to_string_pretty(ir)? + "\n",
+        };
+        print(&output)?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let path = match locate(&args.workflow) {
         Ok(path) => path,
         Err(missing) => return Ok(report_invalid(missing)),
@@ -124,11 +135,8 @@ pub(crate) fn locate(arg: &str) -> Result<PathBuf, Diagnostics> {
         return Ok(path.to_path_buf());
     }
     let is_name = !arg.is_empty() && !arg.contains(['/', '\\']) && !matches!(path.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"));
-    let candidates: Vec<PathBuf> = if is_name {
-        name_folders().iter().flat_map(|folder| ["yaml", "yml"].map(|ext| folder.join(format!("{arg}.{ext}")))).collect()
-    } else {
-        Vec::new()
-    };
+    let candidates: Vec<PathBuf> =
+        if is_name { name_folders().iter().flat_map(|folder| ["yaml", "yml"].map(|ext| folder.join(format!("{arg}.{ext}")))).collect() } else { Vec::new() };
     if let Some(found) = candidates.iter().find(|c| c.is_file()) {
         return Ok(found.clone());
     }
@@ -147,9 +155,19 @@ pub(crate) fn locate(arg: &str) -> Result<PathBuf, Diagnostics> {
 /// The human summary: header fields, variables, models, then the numbered steps
 /// (conditions as the user wrote them).
 fn text(compiled: &Compiled) -> String {
-    let ir = &compiled.ir;
+    let checks: Vec<Option<String>> = compiled.model.steps.iter().map(|s| s.flow.check.as_ref().map(|c| c.text.clone())).collect();
+    summary_with(&compiled.ir, "", &checks)
+}
+
+/// The text form of a workflow compiled in; `origin` follows its name.
+fn summary(ir: &WorkflowIr, origin: &str) -> String {
+    summary_with(ir, origin, &[])
+}
+
+/// The text form of `ir`, with each step's `check:` as written when known.
+fn summary_with(ir: &WorkflowIr, origin: &str, checks: &[Option<String>]) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "name:        {}", ir.name);
+    let _ = writeln!(out, "name:        {}{}", ir.name, if origin.is_empty() { String::new() } else { format!("  {origin}") });
     if let Some(description) = &ir.description {
         let _ = writeln!(out, "description: {}", description.trim());
     }
@@ -190,7 +208,7 @@ fn text(compiled: &Compiled) -> String {
     let id_width = ir.steps.iter().map(|s| s.id.chars().count()).max().unwrap_or(0);
     let action_width = ir.steps.iter().map(|s| s.action.chars().count()).max().unwrap_or(0);
     for (i, step) in ir.steps.iter().enumerate() {
-        let written = compiled.model.steps.get(i).and_then(|s| s.flow.check.as_ref()).map(|c| c.text.as_str());
+        let written = checks.get(i).and_then(|c| c.as_deref());
         let _ = writeln!(out, "  {:>number_width$}. {:<id_width$}  {:<action_width$}  -> {}", i + 1, step.id, step.action, jumps(ir, step, written));
     }
     out
