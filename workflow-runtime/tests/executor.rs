@@ -445,3 +445,21 @@ async fn an_on_completion_child_is_not_lost_when_the_parent_dies_while_starting_
     assert_eq!(children[0].parent_run_id.as_deref(), Some(parent_id.as_str()));
     assert_eq!(std::fs::read_to_string(dir.path().join("log")).unwrap(), "child\n");
 }
+
+#[tokio::test]
+async fn an_end_step_that_fails_the_run_gives_its_message_as_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = ir(r#"
+name: gives-up
+variables:
+  tries: 3
+steps:
+  - id: stop
+    action: end
+    status: failed
+    message: "gave up after ${tries} tries"
+"#);
+    let report = executor(dir.path()).start(engine(&w), StartOptions::default()).await.unwrap();
+    assert_eq!(report.status, RunStatus::Failed);
+    assert_eq!(report.reason.as_deref(), Some("the run ended as failed at step `stop`: gave up after 3 tries"));
+}

@@ -395,6 +395,13 @@ impl<S: Store> Executor<S> {
             if let (Next::Fail(_), Some(e)) = (&next, &error) {
                 next = Next::Fail(format!("step `{}` failed: {e}", ir_step.id));
             }
+            // `action: end` with `status: failed` says why in its `message:`.
+            if let (Next::Fail(reason), "end") = (&next, ir_step.action.as_str()) {
+                if let Some(message) = ir_step.params.get("message").and_then(Value::as_str) {
+                    let message = crate::interpolate::render(&*engine, step, message).unwrap_or_else(|_| message.to_string());
+                    next = Next::Fail(format!("{reason}: {message}"));
+                }
+            }
             let next_start = self.next_start(&ir, &next, start.seq + 1);
             let end = StepEnd {
                 seq: start.seq,
