@@ -47,6 +47,12 @@ impl<S: Store> Executor<S> {
                 return Ok(Before::Fail(ActionFailure::new(format!("not run: it requires `{gate_id}.approved`, and that gate has not approved"))));
             }
         }
+        let builtin = self.actions.is_builtin(&ir_step.action);
+        let asks = builtin && matches!(ir_step.action.as_str(), "approval-gate" | "interactive");
+        // Most steps ask nobody: they go on without filling in their fields twice.
+        if !ir_step.sensitive && !asks {
+            return Ok(Before::Proceed);
+        }
         let params = match step_params(engine, step) {
             Ok((params, _)) => params,
             Err(e) => return Ok(Before::Fail(ActionFailure::new(format!("cannot fill in the step's fields: {e}")))),
@@ -62,7 +68,6 @@ impl<S: Store> Executor<S> {
             permission: None,
             approvers: Vec::new(),
         };
-        let builtin = self.actions.is_builtin(&ir_step.action);
         if ir_step.sensitive {
             let permission = permission(ir_step, &params, &self.options.cwd).await;
             match self.options.consent.decide(&permission) {
