@@ -2,8 +2,11 @@
 //! the embedded defaults (a SQLite store; a model answer replayed from the
 //! cassette shipped with the demo).
 
+mod support;
+
 use assert_cmd::Command;
 use std::path::{Path, PathBuf};
+use support::copy_dir;
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -13,21 +16,6 @@ fn workflow(store: &Path) -> Command {
     let mut cmd = Command::cargo_bin("workflow").unwrap();
     cmd.env("WORKFLOW_STORE", store).env_remove("WORKFLOW_CONFIG").env("XDG_CONFIG_HOME", store.parent().unwrap());
     cmd
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            if entry.file_name() != "target" {
-                copy_dir(&entry.path(), &target);
-            }
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
 }
 
 #[test]

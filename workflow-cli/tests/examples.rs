@@ -4,9 +4,12 @@
 //! given on the command line: the example's own `.workflow/config.yaml`
 //! allows its sensitive steps. No user config or `WORKFLOW_YES` leaks in.
 
+mod support;
+
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use support::copy_dir;
 
 /// The examples that run through the CLI, each a folder holding one set of workflows.
 const EXAMPLES: [(&str, &[&str]); 3] = [
@@ -77,21 +80,6 @@ impl Sandbox {
 
     fn read(&self, path: &str) -> String {
         std::fs::read_to_string(self.example.join(path)).unwrap_or_else(|e| panic!("{path}: {e}"))
-    }
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            if entry.file_name() != "target" {
-                copy_dir(&entry.path(), &target);
-            }
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
     }
 }
 
