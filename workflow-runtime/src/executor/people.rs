@@ -53,6 +53,10 @@ impl<S: Store> Executor<S> {
         if !ir_step.sensitive && !asks {
             return Ok(Before::Proceed);
         }
+        // `--yes` and no deny pattern: consent needs no permission worked out.
+        if !asks && self.options.consent.yes && self.options.consent.patterns.deny.is_empty() {
+            return Ok(Before::Proceed);
+        }
         let params = match step_params(engine, step) {
             Ok((params, _)) => params,
             Err(e) => return Ok(Before::Fail(ActionFailure::new(format!("cannot fill in the step's fields: {e}")))),
@@ -68,7 +72,8 @@ impl<S: Store> Executor<S> {
             permission: None,
             approvers: Vec::new(),
         };
-        if ir_step.sensitive {
+        let consent_given = self.options.consent.yes && self.options.consent.patterns.deny.is_empty();
+        if ir_step.sensitive && !consent_given {
             let permission = permission(ir_step, &params, &self.options.cwd).await;
             match self.options.consent.decide(&permission) {
                 Decision::Denied(pattern) => {
