@@ -61,12 +61,13 @@ impl<S: Store> Executor<S> {
                 match (action, models) {
                     (Some(action), _) => action.run(&ctx).await.map(|done| (done, None)),
                     (None, Some(models)) => match ir_step.action.as_str() {
+                        // Boxed: their futures are large, and most steps of most runs are not model steps.
                         "review-pr" | "self-review" => {
                             let github = self.options.github.clone().unwrap_or_else(crate::github::GitHubSettings::from_env);
-                            super::model_actions::review(models, ir, ir_step, &ctx, run, &github).await
+                            Box::pin(super::model_actions::review(models, ir, ir_step, &ctx, run, &github)).await
                         }
-                        "make-changes" => super::model_actions::changes(models, ir, ir_step, &ctx, run).await,
-                        _ => model_step(models, ir, ir_step, &ctx, run, self.options.stream.as_ref()).await,
+                        "make-changes" => Box::pin(super::model_actions::changes(models, ir, ir_step, &ctx, run)).await,
+                        _ => Box::pin(model_step(models, ir, ir_step, &ctx, run, self.options.stream.as_ref())).await,
                     }
                     .map(|(done, run)| (done, Some(run))),
                     (None, None) => Err(ActionFailure::new("no action to run")),
