@@ -262,3 +262,32 @@ fn estimate_prints_the_expected_cost_from_past_runs_without_running() {
     assert!(stdout.contains("total: avg ~54 tokens, ~$0.000156; min 54 tokens, $0.000156"), "{stdout}");
     assert_eq!(support::run_ids(s.dir.path(), &s.store()).len(), 1, "no run was started by --estimate");
 }
+
+#[test]
+fn a_model_chosen_at_run_time_from_a_variable_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("runs.db");
+    support::write(
+        dir.path(),
+        ".workflow/config.yaml",
+        "providers:\n  echo: { kind: command, command: [\"sh\", \"-c\", \"cat > /dev/null; echo answered by $WORKFLOW_MODEL\"] }\ndefault: \"echo:first\"\n",
+    );
+    support::write(
+        dir.path(),
+        "pick.yaml",
+        "name: pick\nvariables:\n  reviewer: \"echo:first\"\nsteps:\n  - id: choose\n    action: switch-model\n    model: \"${reviewer}\"\n  - id: ask\n    action: ai-prompt\n    prompt: \"who are you?\"\n",
+    );
+    let (stdout, _) = expect_code(&mut workflow(dir.path(), &store, &["run", "pick.yaml", "--var", "reviewer=echo:second"]), 0);
+    let status = status_json(dir.path(), &store, &support::run_id_in(&stdout));
+    let ask = status["events"].as_array().unwrap().iter().find(|e| e["step_id"] == "ask").unwrap();
+    assert_eq!(ask["output"]["response"], "answered by second");
+    assert_eq!(ask["output"]["model"], "echo:second");
+    // A reference to nothing is a build error at the line, as in any text field.
+    support::write(
+        dir.path(),
+        "typo.yaml",
+        "name: typo\nvariables:\n  reviewer: \"echo:first\"\nsteps:\n  - id: choose\n    action: switch-model\n    model: \"${reviewr}\"\n",
+    );
+    let (_, stderr) = expect_code(&mut workflow(dir.path(), &store, &["validate", "typo.yaml"]), 2);
+    assert!(stderr.contains("typo.yaml:7:13") && stderr.contains("did you mean `reviewer`?"), "{stderr}");
+}

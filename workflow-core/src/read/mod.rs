@@ -529,7 +529,16 @@ impl Reader<'_> {
             FieldKind::Int => ParamValue::Int(self.int(node, name)?),
             FieldKind::Bool => ParamValue::Bool(self.bool(node, name)?),
             FieldKind::Duration => ParamValue::Duration(self.duration(node, false)?),
-            FieldKind::StepRef | FieldKind::ModelRef | FieldKind::VarName | FieldKind::WorkflowRef => ParamValue::Name(self.ident(node, name)?),
+            // A model chosen at run time (`model: "${reviewer}"`) is a template, checked and filled in like text.
+            FieldKind::ModelRef => {
+                let text = self.scalar(node, name)?;
+                if text.contains("${") || text.contains("{{") {
+                    ParamValue::Text(self.template(&text, node.span)?, text)
+                } else {
+                    ParamValue::Name(self.ident(node, name)?)
+                }
+            }
+            FieldKind::StepRef | FieldKind::VarName | FieldKind::WorkflowRef => ParamValue::Name(self.ident(node, name)?),
             FieldKind::Condition => ParamValue::Condition(self.condition(node)?),
             FieldKind::Regex => {
                 let pattern = self.string(node, name)?;

@@ -574,7 +574,13 @@ impl<S: Store> Executor<S> {
                         None => {
                             self.store.set_status(run_id, &self.owner.id, RunStatus::Waiting, Some(reason.clone()), None).await?;
                             let trace = trace.to_vec();
-                            return Ok(Err(RunReport { run_id: run_id.to_string(), status: RunStatus::Waiting, reason: Some(reason), trace, children: Vec::new() }));
+                            return Ok(Err(RunReport {
+                                run_id: run_id.to_string(),
+                                status: RunStatus::Waiting,
+                                reason: Some(reason),
+                                trace,
+                                children: Vec::new(),
+                            }));
                         }
                     },
                     other => return Ok(Ok(other)),
