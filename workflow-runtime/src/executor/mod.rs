@@ -38,6 +38,8 @@ pub struct Executor<S: Store> {
     definitions: Arc<std::sync::Mutex<std::collections::HashMap<String, Arc<str>>>>,
     /// Held while a question is on the terminal: one at a time.
     terminal_turn: Arc<tokio::sync::Mutex<()>>,
+    /// Set when the terminal reached end of input: nobody is asked there again.
+    terminal_closed: Arc<AtomicBool>,
     /// Child runs started by `run-workflow` with `wait: false`, driven beside their parent.
     detached: Arc<std::sync::Mutex<Vec<Detached>>>,
 }
@@ -52,7 +54,7 @@ impl<S: Store> Executor<S> {
     /// An executor over `store` running `actions`.
     pub fn new(store: Arc<S>, actions: Actions, options: ExecutorOptions) -> Executor<S> {
         let owner = LeaseOwner { id: uuid::Uuid::now_v7().to_string(), pid: std::process::id(), host: host_name() };
-        Executor { store, actions: Arc::new(actions), options, owner, definitions: Arc::default(), terminal_turn: Arc::default(), detached: Arc::default() }
+        Executor { store, actions: Arc::new(actions), options, owner, definitions: Arc::default(), terminal_turn: Arc::default(), terminal_closed: Arc::default(), detached: Arc::default() }
     }
 
     /// The store.
@@ -96,6 +98,7 @@ impl<S: Store> Executor<S> {
             owner: self.owner.clone(),
             definitions: self.definitions.clone(),
             terminal_turn: self.terminal_turn.clone(),
+            terminal_closed: self.terminal_closed.clone(),
             detached: self.detached.clone(),
         }
     }
@@ -198,6 +201,7 @@ impl<S: Store> Executor<S> {
             owner: self.owner.clone(),
             definitions: self.definitions.clone(),
             terminal_turn: self.terminal_turn.clone(),
+            terminal_closed: self.terminal_closed.clone(),
             detached: self.detached.clone(),
         };
         let report = here.continue_run(record, engine, options).instrument(span).await?;

@@ -181,7 +181,9 @@ impl<S: Store> Executor<S> {
         if let Some(answer) = self.stored_answer(question)? {
             return Ok(Reply::Given(answer));
         }
-        let Some(terminal) = self.options.terminal.clone().filter(|_| interactive) else { return Ok(Reply::Unanswered) };
+        // A terminal whose person went away (end of input) is not asked again by this process.
+        let open = !self.terminal_closed.load(std::sync::atomic::Ordering::Relaxed);
+        let Some(terminal) = self.options.terminal.clone().filter(|_| interactive && open) else { return Ok(Reply::Unanswered) };
         // One question at a time on one terminal, whatever number of runs are in flight.
         let _turn = self.terminal_turn.lock().await;
         let asked = {
@@ -203,7 +205,10 @@ impl<S: Store> Executor<S> {
                 Ok(Reply::Given(answer))
             }
             Asked::TimedOut => Ok(Reply::TimedOut),
-            Asked::Closed => Ok(Reply::Unanswered),
+            Asked::Closed => {
+                self.terminal_closed.store(true, std::sync::atomic::Ordering::Relaxed);
+                Ok(Reply::Unanswered)
+            }
         }
     }
 
