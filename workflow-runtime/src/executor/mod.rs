@@ -54,7 +54,16 @@ impl<S: Store> Executor<S> {
     /// An executor over `store` running `actions`.
     pub fn new(store: Arc<S>, actions: Actions, options: ExecutorOptions) -> Executor<S> {
         let owner = LeaseOwner { id: uuid::Uuid::now_v7().to_string(), pid: std::process::id(), host: host_name() };
-        Executor { store, actions: Arc::new(actions), options, owner, definitions: Arc::default(), terminal_turn: Arc::default(), terminal_closed: Arc::default(), detached: Arc::default() }
+        Executor {
+            store,
+            actions: Arc::new(actions),
+            options,
+            owner,
+            definitions: Arc::default(),
+            terminal_turn: Arc::default(),
+            terminal_closed: Arc::default(),
+            detached: Arc::default(),
+        }
     }
 
     /// The store.
