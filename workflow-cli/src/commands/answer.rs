@@ -32,7 +32,7 @@ pub struct AnswerArgs {
     /// A run id (or a unique prefix), or a workflow name: its newest resumable run
     pub run: String,
     /// The answer (checked against the prompt's type, choices and validation pattern).
-    /// Left out: read from standard input (so a password need not be typed on the command line)
+    /// Left out: asked at the terminal (a password is not shown), else read from standard input
     pub value: Option<String>,
     #[command(flatten)]
     pub target: TargetArgs,
@@ -73,12 +73,15 @@ pub fn decide(args: &DecideArgs, approved: bool) -> anyhow::Result<ExitCode> {
 
 /// Runs `workflow answer`.
 pub fn answer(args: &AnswerArgs) -> anyhow::Result<ExitCode> {
-    let typed = match &args.value {
-        Some(value) => value.clone(),
-        None => {
+    // No value given: at a terminal the prompt is asked there (a password unseen); otherwise stdin is the value.
+    let terminal = if args.value.is_none() { workflow_runtime::human::terminal::TtyTerminal::open() } else { None };
+    let typed = match (&args.value, &terminal) {
+        (Some(value), _) => Some(value.clone()),
+        (None, Some(_)) => None,
+        (None, None) => {
             let mut text = String::new();
             std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)?;
-            text.trim_end_matches(['\n', '\r']).to_string()
+            Some(text.trim_end_matches(['\n', '\r']).to_string())
         }
     };
     let answer = Answer { approved: None, value: None, comment: None, operator: operator_name(), at_ms: now_ms() };
@@ -86,8 +89,16 @@ pub fn answer(args: &AnswerArgs) -> anyhow::Result<ExitCode> {
         let Some(spec) = q.request.input.as_ref().filter(|_| q.request.kind == RequestKind::Input) else {
             return Err(format!("step `{}` asks for a decision: use `workflow approve` or `workflow reject`", q.request.step_id));
         };
+        let Some(typed) = typed else {
+            use workflow_runtime::human::{Asked, Terminal};
+            // The terminal asks until the answer fits (type, choices, pattern).
+            return match terminal.as_ref().map(|t| t.ask(&q.request)) {
+                Some(Asked::Answered(given)) => Ok(given.value),
+                _ => Err("no answer was given".to_string()),
+            };
+        };
         // On a command line a multiline answer may be written with `\n`.
-        let text = if spec.input_type == InputType::Multiline { typed.replace("\\n", "\n") } else { typed.clone() };
+        let text = if spec.input_type == InputType::Multiline { typed.replace("\\n", "\n") } else { typed };
         spec.accept(&text).map(Some)
     })
 }
