@@ -159,8 +159,12 @@ impl<S: Store> Executor<S> {
                         None => return Ok(Before::Fail(ActionFailure::new("no answer in time, and the prompt has no default"))),
                     },
                     Reply::Unanswered => {
-                        let reason =
-                            format!("waiting for an answer at step `{}`: {} — answer with `workflow answer {run_id} VALUE`", ir_step.id, question.message);
+                        let how = if spec.input_type == InputType::Password {
+                            format!("`workflow answer {run_id}` (asked at the terminal, not shown)")
+                        } else {
+                            format!("`workflow answer {run_id} VALUE`")
+                        };
+                        let reason = format!("waiting for an answer at step `{}`: {} — answer with {how}", ir_step.id, question.message);
                         return Ok(Before::Wait(Some(Box::new(question)), reason));
                     }
                 };
