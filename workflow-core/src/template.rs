@@ -42,7 +42,13 @@ pub fn parse_template(s: &str) -> Result<Template, ExprError> {
             text.push_str("${");
             pos = at + 3;
         } else if rest.starts_with("${") || rest.starts_with("{{") {
-            let (path, end) = scan_reference(s, at)?;
+            let (path, end) = scan_reference(s, at).map_err(|mut e| {
+                // `${#name}`, `${var:-x}`: shell syntax the shell itself should see.
+                if rest.starts_with("${") && e.help.is_none() {
+                    e.help = Some(format!("to hand `{}` to the shell as written, write `$$` before it: `${}`", &s[e.span.clone()], &s[e.span.clone()]));
+                }
+                e
+            })?;
             if !text.is_empty() {
                 parts.push(Part::Text(std::mem::take(&mut text)));
             }
