@@ -125,16 +125,43 @@ pub fn definition_hash_with(ir: &WorkflowIr, rust_code: &[String]) -> String {
     let mut unhashed = ir.clone();
     unhashed.hash.clear();
     // Positions inside expressions are where a condition was written, not what it means:
-    // `{{x}}` and `${x}` (the same reference) must give one hash.
-    let mut json = serde_json::to_value(&unhashed).expect("IR serializes");
-    strip_spans(&mut json);
+    // `{{x}}` and `${x}` (the same reference) must give one hash. They are left out while hashing.
+    let json = {
+        let _hashing = Hashing::start();
+        serde_json::to_vec(&unhashed).expect("IR serializes")
+    };
     let mut hasher = Sha256::new();
-    hasher.update(serde_json::to_vec(&json).expect("JSON serializes"));
+    hasher.update(json);
     for code in rust_code {
         hasher.update([0u8]);
         hasher.update(code.as_bytes());
     }
     hasher.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+thread_local! {
+    static HASHING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether this thread is serializing an IR to hash it (expression spans are then left out).
+pub(crate) fn hashing<T>(_: &T) -> bool {
+    HASHING.with(std::cell::Cell::get)
+}
+
+/// Marks this thread as hashing until dropped.
+struct Hashing;
+
+impl Hashing {
+    fn start() -> Hashing {
+        HASHING.with(|h| h.set(true));
+        Hashing
+    }
+}
+
+impl Drop for Hashing {
+    fn drop(&mut self) {
+        HASHING.with(|h| h.set(false));
+    }
 }
 
 /// Removes every `span` of an expression from the IR's JSON.

@@ -24,7 +24,9 @@ pub use types::{check_condition, infer, Type};
 pub struct Expr {
     /// What the node is.
     pub kind: ExprKind,
-    /// Byte range within the source text of the expression.
+    /// Byte range within the source text of the expression. Left out of the
+    /// definition hash (see [`crate::lower::definition_hash`]).
+    #[serde(default, skip_serializing_if = "crate::lower::hashing")]
     pub span: Range<usize>,
 }
 

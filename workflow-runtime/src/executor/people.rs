@@ -5,15 +5,19 @@
 //! `workflow approve|reject|answer`. Every question and answer is stored, so
 //! the audit record says who decided what, and when.
 
-use super::Executor;
+use super::{Executor, RunError, RunReport};
 use crate::actions::{ActionFailure, ActionOutput};
 use crate::engine::Engine;
 use crate::human::{notify, Answer, Asked, InputSpec, InputType, Request, RequestKind};
 use crate::interpolate::{render, step_params};
+use crate::models::RunModels;
 use crate::permissions::Decision;
 use crate::store::Store;
+use crate::store::{Control, RunStatus};
 use serde_json::{json, Map, Value};
+use tracing::Instrument;
 use workflow_core::ir::StepIr;
+use workflow_core::ir::WorkflowIr;
 
 /// What happens to a step before its action runs.
 pub(super) enum Before {
@@ -26,6 +30,9 @@ pub(super) enum Before {
     /// Nobody has answered yet: the run waits (the question, if a person is asked, and why).
     Wait(Option<Box<Request>>, String),
 }
+
+/// The people phase of a step: what happens to it, or the report of a run that stops there.
+type BeforePhase<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Result<Before, RunReport>, RunError>> + Send + 'a>>;
 
 /// How a question was answered.
 enum Reply {
@@ -232,6 +239,88 @@ impl<S: Store> Executor<S> {
             .into_iter()
             .find(|q| q.request.seq == question.seq && q.request.kind == question.kind)
             .and_then(|q| q.answer))
+    }
+}
+
+impl<S: Store> Executor<S> {
+    /// Which steps need the people phase: a `requires:` gate, consent that is not simply
+    /// given (`--yes` with no deny pattern), a gate, a prompt or a child run. The others
+    /// go straight to their action.
+    pub(super) fn people_steps(&self, ir: &WorkflowIr) -> Vec<bool> {
+        let consent = &self.options.consent;
+        let consent_given = consent.yes && consent.patterns.deny.is_empty();
+        ir.steps
+            .iter()
+            .map(|s| {
+                let asks = matches!(s.action.as_str(), "approval-gate" | "interactive" | "run-workflow") && self.actions.is_builtin(&s.action);
+                s.requires.is_some() || (s.sensitive && !consent_given) || asks
+            })
+            .collect()
+    }
+
+    /// The people phase of a step (boxed: most steps skip it, and it keeps the
+    /// drive loop's future small): `Ok` with what happens to the step, or
+    /// `Err` with the report of a run that stops here (waiting, paused, cancelled).
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn before_phase<'a>(
+        &'a self,
+        run_id: &'a str,
+        engine: &'a dyn Engine,
+        step: usize,
+        seq: u64,
+        run: &'a RunModels,
+        trace: &'a [String],
+        span: tracing::Span,
+    ) -> BeforePhase<'a> {
+        Box::pin(async move {
+            let ir_step = &engine.ir().steps[step];
+            loop {
+                let before = match self.before_step(run_id, engine, step, seq).instrument(span.clone()).await? {
+                    Before::Proceed if ir_step.action == "run-workflow" && self.actions.is_builtin("run-workflow") => {
+                        self.child_run(run_id, engine, step, seq).await?
+                    }
+                    other => other,
+                };
+                match before {
+                    Before::Wait(question, reason) => match self.options.answer_poll.filter(|_| question.is_some()) {
+                        // A long-lived driver keeps the run (and its lease) and looks for an answer from another shell.
+                        Some(every) => {
+                            if let Some(stop) = self.stop_requested(run_id, engine, run, trace).await? {
+                                return Ok(Err(stop));
+                            }
+                            tracing::debug!(step = %ir_step.id, "waiting for an answer");
+                            tokio::time::sleep(every).await;
+                        }
+                        None => {
+                            self.store.set_status(run_id, &self.owner.id, RunStatus::Waiting, Some(reason.clone()), None).await?;
+                            let trace = trace.to_vec();
+                            return Ok(Err(RunReport {
+                                run_id: run_id.to_string(),
+                                status: RunStatus::Waiting,
+                                reason: Some(reason),
+                                trace,
+                                children: Vec::new(),
+                            }));
+                        }
+                    },
+                    other => return Ok(Ok(other)),
+                }
+            }
+        })
+    }
+
+    /// While a driver waits for an answer: a pause or cancel asked from another process, honoured now.
+    async fn stop_requested(&self, run_id: &str, engine: &dyn Engine, run: &RunModels, trace: &[String]) -> Result<Option<RunReport>, RunError> {
+        let control = self.store.load_run(run_id)?.map_or(Control::None, |r| r.control);
+        Ok(match control {
+            Control::None => None,
+            Control::Pause => {
+                let reason = "paused on request".to_string();
+                self.store.set_status(run_id, &self.owner.id, RunStatus::Paused, Some(reason.clone()), None).await?;
+                Some(RunReport { run_id: run_id.to_string(), status: RunStatus::Paused, reason: Some(reason), trace: trace.to_vec(), children: Vec::new() })
+            }
+            Control::Cancel => Some(self.finish(run_id, engine, run, RunStatus::Cancelled, Some("cancelled on request".to_string()), trace.to_vec()).await?),
+        })
     }
 }
 
