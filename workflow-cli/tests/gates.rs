@@ -183,3 +183,24 @@ fn without_consent_a_sensitive_step_waits_and_a_deny_pattern_always_wins() {
     expect_code(&mut run, 0);
     assert_eq!(lines(dir.path(), "log.txt"), ["wiped", "wiped"]);
 }
+
+#[test]
+fn approve_takes_over_a_waiting_run_whose_driver_died() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("runs.db");
+    write(dir.path(), "deploy.yaml", DEPLOY);
+    let mut driver = workflow(dir.path(), &store, &["run", "deploy.yaml", "--wait"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let run = wait_for(Duration::from_secs(20), "the run to ask", || {
+        let status = support::runs_json(dir.path(), &store).into_iter().next()?;
+        let id = status["id"].as_str()?.to_string();
+        let detail = status_json(dir.path(), &store, &id);
+        detail["questions"].as_array().filter(|q| !q.is_empty()).map(|_| id)
+    });
+    // The driver dies holding the run's lease (SIGKILL: no clean-up).
+    driver.kill().unwrap();
+    driver.wait().unwrap();
+    let (stdout, stderr) = expect_code(as_operator(&mut workflow(dir.path(), &store, &["approve", &run]), "erin"), 0);
+    assert!(!stderr.contains("it goes on there"), "a dead driver is not waited for: {stderr}");
+    assert!(stdout.contains(&format!("run {run} completed")), "{stdout}{stderr}");
+    assert_eq!(lines(dir.path(), "log.txt"), ["built", "shipped to staging"]);
+}

@@ -10,7 +10,7 @@ use super::CompileArgs;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
-use workflow_runtime::executor::ResumeOptions;
+use workflow_runtime::executor::{ResumeOptions, RunError};
 use workflow_runtime::human::{now_ms, operator_name, Answer, InputType, RequestKind};
 use workflow_runtime::store::{Question, Store};
 
@@ -147,11 +147,17 @@ fn record(
         eprintln!("  continue it with: workflow resume {run_id}");
         return Ok(ExitCode::SUCCESS);
     }
-    let record = store.load_run(&run_id)?.ok_or_else(|| anyhow::anyhow!("run {run_id} disappeared"))?;
-    if let Some(lease) = record.lease.filter(|l| l.until_ms > now_ms()) {
-        eprintln!("  run {run_id} is driven by process {} on {}: it goes on there", lease.owner.pid, lease.owner.host);
-        return Ok(ExitCode::SUCCESS);
-    }
     let resume = ResumeOptions { cwd: target.cwd.clone(), ..ResumeOptions::default() };
-    continue_run(store, &run_id, target.file.clone(), &target.compile, &target.drive, resume)
+    match continue_run(store, &run_id, target.file.clone(), &target.compile, &target.drive, resume) {
+        // A live driver (`workflow run --wait`) holds the run: it picks the answer up itself.
+        // (A dead one's lease is taken over, and the run goes on here.)
+        Err(e) => match e.downcast_ref::<RunError>() {
+            Some(RunError::Busy { pid, host, .. }) => {
+                eprintln!("  run {run_id} is driven by process {pid} on {host}: it goes on there");
+                Ok(ExitCode::SUCCESS)
+            }
+            _ => Err(e),
+        },
+        done => done,
+    }
 }
