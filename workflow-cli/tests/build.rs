@@ -27,6 +27,8 @@ fn yaml_files_become_a_binary_that_runs_them_on_their_generated_machines() {
     for name in ["hello.yaml", "hello-report.yaml"] {
         std::fs::copy(repo().join("examples/workflows").join(name), dir.path().join(name)).unwrap();
     }
+    // hello's model step is answered from the repository's cassette, through its config.
+    support::copy_dir(&repo().join(".workflow"), &dir.path().join(".workflow"));
     let bin = dir.path().join("hello-bot");
     let (_, stderr) = expect_code(&mut build(dir.path(), &["hello.yaml", "hello-report.yaml", "-o", bin.to_str().unwrap()]), 0);
     assert!(stderr.contains("built "), "{stderr}");
@@ -46,7 +48,7 @@ fn yaml_files_become_a_binary_that_runs_them_on_their_generated_machines() {
     assert!(stderr.contains("waiting for approval at step `review`"), "{stderr}");
     let id = run_id_in(&stderr);
     let (_, stderr) = expect_code(&mut run(&["approve", &id]), 0);
-    assert!(stderr.contains("| hello, round 2") && stderr.contains("started by on-completion"), "{stderr}");
+    assert!(stderr.contains("| published: 3 lines") && stderr.contains("started by on-completion"), "{stderr}");
     // The run was stamped with the definition the YAML compiles to.
     let (status, _) = expect_code(&mut run(&["status", &id, "--json"]), 0);
     let status: serde_json::Value = serde_json::from_str(&status).unwrap();

@@ -28,13 +28,15 @@ fn the_hello_demo_stops_at_its_gate_and_approve_resumes_it() {
     let out = workflow(&store).current_dir(dir.path()).args(["run", "examples/workflows/hello.yaml"]).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(3), "without a terminal the run waits at the gate: {stderr}");
-    assert!(stderr.contains("waiting for approval at step `review`: Wrote 3 greetings"), "{stderr}");
-    assert!(!stderr.contains("| hello, round 2"), "the step after the gate did not run: {stderr}");
+    assert!(stderr.contains("| hello, round 2"), "{stderr}");
+    assert!(stderr.contains(".... summary (replay:scribe)"), "the model step is answered by the replayed model: {stderr}");
+    assert!(stderr.contains("waiting for approval at step `review`: Three numbered greetings, one written per round of the loop. Publish"), "{stderr}");
+    assert!(!stderr.contains("published:"), "the step after the gate did not run: {stderr}");
 
     let out = workflow(&store).current_dir(dir.path()).args(["approve", "hello"]).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
-    assert!(stderr.contains("| hello, round 2"), "{stderr}");
+    assert!(stderr.contains("| published: 3 lines in target/hello.log"), "{stderr}");
     assert!(stderr.contains("started by on-completion"), "{stderr}");
     let runs = workflow(&store).args(["runs", "--json"]).output().unwrap();
     let runs: serde_json::Value = serde_json::from_slice(&runs.stdout).unwrap();

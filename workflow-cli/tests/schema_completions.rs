@@ -34,6 +34,12 @@ fn diff_shows_two_runs_side_by_side_and_marks_what_differs() {
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("runs.db");
     let hello = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/workflows/hello.yaml");
+    // Its model step is answered from the repository's cassette, through its config.
+    let config = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../.workflow");
+    std::fs::create_dir_all(dir.path().join(".workflow")).unwrap();
+    for file in ["config.yaml", "cassette.yaml"] {
+        std::fs::copy(config.join(file), dir.path().join(".workflow").join(file)).unwrap();
+    }
     let mut ids = Vec::new();
     for _ in 0..2 {
         // hello stops at its gate (exit code 3); approving it finishes the run.
