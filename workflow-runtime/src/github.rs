@@ -17,7 +17,7 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::providers::http::join_url;
+use crate::providers::http::{error_chain, join_url};
 use crate::providers::ApiKey;
 
 mod error;
@@ -394,21 +394,6 @@ impl GitHub {
     fn bad_response(&self, method: &Method, path: &str, error: &reqwest::Error) -> GitHubError {
         GitHubError::BadResponse { action: format!("{method} /{path}"), message: self.token.redact(&error_chain(error)) }
     }
-}
-
-/// An error and its sources on one line.
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
 }
 
 /// GitHub's explanation: `message`, then the details of `errors` (a 422 says "Validation Failed"

@@ -3,7 +3,6 @@
 //! mapping of HTTP failures to [`ProviderError`]s, and a line reader for
 //! streamed (SSE / NDJSON) bodies.
 
-use std::error::Error as _;
 use std::fmt;
 use std::time::{Duration, SystemTime};
 
@@ -171,7 +170,7 @@ impl HttpClient {
 }
 
 /// An error and its sources on one line.
-fn error_chain(error: &reqwest::Error) -> String {
+pub fn error_chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {
