@@ -41,6 +41,11 @@ impl Consent {
     pub fn granted() -> Consent {
         Consent { yes: true, patterns: PermissionsConfig::default() }
     }
+
+    /// Whether every permission is granted without working it out (`--yes`, nothing denied).
+    pub fn grants_all(&self) -> bool {
+        self.yes && self.patterns.deny.is_empty()
+    }
 }
 
 /// What [`Consent::decide`] says about one permission.

@@ -3,11 +3,8 @@
 //! then the run goes on in this process, unless another process drives it
 //! (`workflow run --wait`), which picks the answer up itself.
 
-use super::resume::continue_run;
-use super::run::DriveArgs;
-use super::store::{find_run, ByName, StoreArgs};
-use super::CompileArgs;
-use std::path::PathBuf;
+use super::resume::{continue_run, ContinueArgs};
+use super::store::{find_run, ByName};
 use std::process::ExitCode;
 use std::sync::Arc;
 use workflow_runtime::executor::{ResumeOptions, RunError};
@@ -47,18 +44,8 @@ pub struct TargetArgs {
     /// Only record the answer; continue the run later with `workflow resume`
     #[arg(long)]
     pub no_resume: bool,
-    /// The workflow file, when it is not ./workflows/NAME.yaml
-    #[arg(long, value_name = "FILE")]
-    pub file: Option<PathBuf>,
-    /// The directory the remaining steps run in (default: where the run started)
-    #[arg(long, value_name = "DIR")]
-    pub cwd: Option<PathBuf>,
     #[command(flatten)]
-    pub drive: DriveArgs,
-    #[command(flatten)]
-    pub compile: CompileArgs,
-    #[command(flatten)]
-    pub store: StoreArgs,
+    pub continuing: ContinueArgs,
 }
 
 /// Runs `workflow approve` (`approved`: true) or `workflow reject`.
@@ -112,7 +99,7 @@ fn record(
     verb: &str,
     fits: impl FnOnce(&Question) -> Result<Option<serde_json::Value>, String>,
 ) -> anyhow::Result<ExitCode> {
-    let store = Arc::new(target.store.open()?);
+    let store = Arc::new(target.continuing.store.open()?);
     let run_id = find_run(&store, arg, ByName::Resumable)?;
     let questions = store.questions(&run_id)?;
     let open: Vec<&Question> =
@@ -147,8 +134,8 @@ fn record(
         eprintln!("  continue it with: workflow resume {run_id}");
         return Ok(ExitCode::SUCCESS);
     }
-    let resume = ResumeOptions { cwd: target.cwd.clone(), ..ResumeOptions::default() };
-    match continue_run(store, &run_id, target.file.clone(), &target.compile, &target.drive, resume) {
+    let resume = ResumeOptions { cwd: target.continuing.cwd.clone(), ..ResumeOptions::default() };
+    match continue_run(store, &run_id, &target.continuing, resume) {
         // A live driver (`workflow run --wait`) holds the run: it picks the answer up itself.
         // (A dead one's lease is taken over, and the run goes on here.)
         Err(e) => match e.downcast_ref::<RunError>() {

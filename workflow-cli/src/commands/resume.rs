@@ -18,9 +18,6 @@ use workflow_runtime::store::{RunRecord, Store};
 pub struct Args {
     /// A run id (or a unique prefix), or a workflow name: its newest resumable run
     pub run: String,
-    /// The workflow file, when it is not ./workflows/NAME.yaml (default: found by name, else the definition stored with the run)
-    #[arg(long, value_name = "FILE")]
-    pub file: Option<PathBuf>,
     /// Resume even though the workflow changed since the run started (steps are matched by id)
     #[arg(long)]
     pub force: bool,
@@ -33,7 +30,17 @@ pub struct Args {
     /// An interrupted step that is not idempotent: treat it as failed
     #[arg(long)]
     pub fail_interrupted: bool,
-    /// The directory steps run in (default: the current one)
+    #[command(flatten)]
+    pub continuing: ContinueArgs,
+}
+
+/// How a stopped run goes on (`resume`, and `approve`/`reject`/`answer` after recording the answer).
+#[derive(Debug, clap::Args)]
+pub struct ContinueArgs {
+    /// The workflow file (default: the file the run started from, else found by name, else the definition stored with the run)
+    #[arg(long, value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// The directory the remaining steps run in (default: where the run started)
     #[arg(long, value_name = "DIR")]
     pub cwd: Option<PathBuf>,
     #[command(flatten)]
@@ -46,7 +53,7 @@ pub struct Args {
 
 /// Runs `workflow resume`.
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
-    let store = Arc::new(args.store.open()?);
+    let store = Arc::new(args.continuing.store.open()?);
     let run_id = find_run(&store, &args.run, ByName::Resumable)?;
     let interrupted = if args.retry_interrupted {
         Some(Interrupted::Retry)
@@ -57,20 +64,14 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     } else {
         None
     };
-    let resume = ResumeOptions { force: args.force, interrupted, cwd: args.cwd.clone() };
-    continue_run(store, &run_id, args.file.clone(), &args.compile, &args.drive, resume)
+    let resume = ResumeOptions { force: args.force, interrupted, cwd: args.continuing.cwd.clone() };
+    continue_run(store, &run_id, &args.continuing, resume)
 }
 
 /// Drives run `run_id` on from where it stopped, with its workflow as it is now (when its file
 /// can be found, else the definition stored with the run); prints how it ended.
-pub fn continue_run(
-    store: Arc<SqliteStore>,
-    run_id: &str,
-    file: Option<PathBuf>,
-    compile: &CompileArgs,
-    drive: &DriveArgs,
-    resume: ResumeOptions,
-) -> anyhow::Result<ExitCode> {
+pub fn continue_run(store: Arc<SqliteStore>, run_id: &str, how: &ContinueArgs, resume: ResumeOptions) -> anyhow::Result<ExitCode> {
+    let (file, compile, drive) = (how.file.clone(), &how.compile, &how.drive);
     let record = store.load_run(run_id)?.ok_or_else(|| anyhow::anyhow!("run {run_id} disappeared"))?;
     let (engine, workflows) = match engine_for(&record, file, compile)? {
         Ok(found) => found,

@@ -49,9 +49,23 @@ impl StepContext {
         self.params.get(key).and_then(Value::as_str)
     }
 
+    /// A text-list field (`paths:`, `notify:`); a single string is a one-item list.
+    pub fn texts(&self, key: &str) -> Vec<String> {
+        text_list(self.params.get(key))
+    }
+
     /// A path field, relative to the run's directory.
     pub fn path(&self, key: &str) -> Option<PathBuf> {
         self.text(key).map(|p| self.cwd.join(p))
+    }
+}
+
+/// The strings of a text-list value (a single string is a one-item list; anything else, none).
+pub fn text_list(value: Option<&Value>) -> Vec<String> {
+    match value {
+        Some(Value::String(s)) => vec![s.clone()],
+        Some(Value::Array(items)) => items.iter().filter_map(|v| v.as_str().map(str::to_string)).collect(),
+        _ => Vec::new(),
     }
 }
 

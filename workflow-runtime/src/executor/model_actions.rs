@@ -110,12 +110,8 @@ pub(super) async fn changes(
 ) -> Result<(ActionOutput, RunModels), ActionFailure> {
     let mut next = run.clone();
     let model = current_model(models, ir, ir_step, run)?;
-    let writable = match ctx.params.get("paths") {
-        Some(Value::String(p)) => vec![p.clone()],
-        Some(Value::Array(items)) => items.iter().filter_map(|v| v.as_str().map(str::to_string)).collect(),
-        _ => Vec::new(),
-    };
-    let workspace = Workspace::new(&ctx.cwd, writable).map_err(|e| ActionFailure::new(format!("cannot open {} for editing: {e}", ctx.cwd.display())))?;
+    let workspace =
+        Workspace::new(&ctx.cwd, ctx.texts("paths")).map_err(|e| ActionFailure::new(format!("cannot open {} for editing: {e}", ctx.cwd.display())))?;
     let task = ctx.text("prompt").unwrap_or("Make the changes the latest review asks for, and nothing else.").to_string();
     let max_steps = ctx.params.get("max-steps").and_then(Value::as_u64).map_or(DEFAULT_MAX_STEPS, |n| n.clamp(1, 1_000) as u32);
     let provider = models.provider(&model.provider).map_err(ActionFailure::new)?;

@@ -6,7 +6,7 @@
 //! the audit record says who decided what, and when.
 
 use super::{Executor, RunError, RunReport};
-use crate::actions::{ActionFailure, ActionOutput};
+use crate::actions::{text_list, ActionFailure, ActionOutput};
 use crate::engine::Engine;
 use crate::human::{notify, Answer, Asked, InputSpec, InputType, Request, RequestKind};
 use crate::interpolate::{render, step_params};
@@ -56,12 +56,10 @@ impl<S: Store> Executor<S> {
         }
         let builtin = self.actions.is_builtin(&ir_step.action);
         let asks = builtin && matches!(ir_step.action.as_str(), "approval-gate" | "interactive");
+        // Under `--yes` with nothing denied, consent needs no permission worked out.
+        let needs_consent = ir_step.sensitive && !self.options.consent.grants_all();
         // Most steps ask nobody: they go on without filling in their fields twice.
-        if !ir_step.sensitive && !asks {
-            return Ok(Before::Proceed);
-        }
-        // `--yes` and no deny pattern: consent needs no permission worked out.
-        if !asks && self.options.consent.yes && self.options.consent.patterns.deny.is_empty() {
+        if !needs_consent && !asks {
             return Ok(Before::Proceed);
         }
         let params = match step_params(engine, step) {
@@ -79,8 +77,7 @@ impl<S: Store> Executor<S> {
             permission: None,
             approvers: Vec::new(),
         };
-        let consent_given = self.options.consent.yes && self.options.consent.patterns.deny.is_empty();
-        if ir_step.sensitive && !consent_given {
+        if needs_consent {
             let permission = permission(ir_step, &params, &self.options.cwd).await;
             match self.options.consent.decide(&permission) {
                 Decision::Denied(pattern) => {
@@ -112,9 +109,9 @@ impl<S: Store> Executor<S> {
         match ir_step.action.as_str() {
             "approval-gate" if builtin => {
                 let message = params.get("message").and_then(Value::as_str).unwrap_or("approve?").to_string();
-                let question = Request { approvers: strings(params.get("approvers")), ..request(RequestKind::Gate, message) };
+                let question = Request { approvers: text_list(params.get("approvers")), ..request(RequestKind::Gate, message) };
                 if self.store.ask(&question)? {
-                    let targets = strings(params.get("notify"));
+                    let targets = text_list(params.get("notify"));
                     let problems = notify::notify_all(&targets, &question, &self.options.cwd).await;
                     for problem in problems {
                         tracing::warn!(%problem, "notify");
@@ -247,8 +244,7 @@ impl<S: Store> Executor<S> {
     /// given (`--yes` with no deny pattern), a gate, a prompt or a child run. The others
     /// go straight to their action.
     pub(super) fn people_steps(&self, ir: &WorkflowIr) -> Vec<bool> {
-        let consent = &self.options.consent;
-        let consent_given = consent.yes && consent.patterns.deny.is_empty();
+        let consent_given = self.options.consent.grants_all();
         ir.steps
             .iter()
             .map(|s| {
@@ -344,7 +340,7 @@ pub async fn permission(ir_step: &StepIr, params: &Map<String, Value>, cwd: &std
             _ => format!("merge-pr:{}", crate::actions::git::current_branch(cwd).await.unwrap_or_else(|_| "HEAD".to_string())),
         },
         "make-changes" => {
-            let paths = strings(params.get("paths"));
+            let paths = text_list(params.get("paths"));
             format!("make-changes:{}", if paths.is_empty() { ".".to_string() } else { paths.join(",") })
         }
         other => other.to_string(),
@@ -366,7 +362,7 @@ fn describe(engine: &dyn Engine, step: usize, ir_step: &StepIr, params: &Map<Str
         "push" | "commit-push" => "push to the remote".to_string(),
         "merge-pr" => "merge the pull request".to_string(),
         "make-changes" => {
-            let paths = strings(params.get("paths"));
+            let paths = text_list(params.get("paths"));
             format!("let the model edit files{}", if paths.is_empty() { " of the repository".to_string() } else { format!(" under {}", paths.join(", ")) })
         }
         other => format!("run `{other}`"),
@@ -377,18 +373,9 @@ fn describe(engine: &dyn Engine, step: usize, ir_step: &StepIr, params: &Map<Str
 fn input_spec(params: &Map<String, Value>, timeout_ms: Option<u64>) -> InputSpec {
     InputSpec {
         input_type: params.get("input-type").and_then(Value::as_str).and_then(InputType::parse).unwrap_or_default(),
-        choices: strings(params.get("choices")),
+        choices: text_list(params.get("choices")),
         default: params.get("default").cloned(),
         pattern: params.get("validation-pattern").and_then(Value::as_str).map(str::to_string),
         timeout_ms,
-    }
-}
-
-/// A list of strings (a single string is a one-item list).
-fn strings(value: Option<&Value>) -> Vec<String> {
-    match value {
-        Some(Value::String(s)) => vec![s.clone()],
-        Some(Value::Array(items)) => items.iter().filter_map(|v| v.as_str().map(str::to_string)).collect(),
-        _ => Vec::new(),
     }
 }
