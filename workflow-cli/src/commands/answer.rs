@@ -7,8 +7,9 @@ use super::resume::{continue_run, ContinueArgs};
 use super::store::{find_run, ByName};
 use std::process::ExitCode;
 use std::sync::Arc;
+use workflow_runtime::audit::operator;
 use workflow_runtime::executor::{ResumeOptions, RunError};
-use workflow_runtime::human::{now_ms, operator_name, Answer, InputType, RequestKind};
+use workflow_runtime::human::{now_ms, Answer, InputType, RequestKind};
 use workflow_runtime::store::{Question, Store};
 
 /// Arguments of `workflow approve` and `workflow reject`.
@@ -51,7 +52,7 @@ pub struct TargetArgs {
 /// Runs `workflow approve` (`approved`: true) or `workflow reject`.
 pub fn decide(args: &DecideArgs, approved: bool) -> anyhow::Result<ExitCode> {
     let verb = if approved { "approve" } else { "reject" };
-    let answer = Answer { approved: Some(approved), value: None, comment: args.comment.clone(), operator: operator_name(), at_ms: now_ms() };
+    let answer = Answer { approved: Some(approved), value: None, comment: args.comment.clone(), operator: operator(), at_ms: now_ms() };
     record(&args.run, &args.target, answer, verb, |q| match q.request.kind {
         RequestKind::Gate | RequestKind::Consent => Ok(None),
         RequestKind::Input => Err(format!("step `{}` asks for a value, not a decision: use `workflow answer RUN VALUE`", q.request.step_id)),
@@ -71,7 +72,7 @@ pub fn answer(args: &AnswerArgs) -> anyhow::Result<ExitCode> {
             Some(text.trim_end_matches(['\n', '\r']).to_string())
         }
     };
-    let answer = Answer { approved: None, value: None, comment: None, operator: operator_name(), at_ms: now_ms() };
+    let answer = Answer { approved: None, value: None, comment: None, operator: operator(), at_ms: now_ms() };
     record(&args.run, &args.target, answer, "answer", |q| {
         let Some(spec) = q.request.input.as_ref().filter(|_| q.request.kind == RequestKind::Input) else {
             return Err(format!("step `{}` asks for a decision: use `workflow approve` or `workflow reject`", q.request.step_id));

@@ -9,6 +9,7 @@
 use crate::actions::Actions;
 use crate::audit;
 use crate::engine::{Engine, Next};
+use crate::human::now_ms;
 use crate::models::RunModels;
 use crate::store::{Control, LeaseOwner, LeaseResult, NewRun, RunRecord, RunStatus, StepEnd, StepOutcome, StepStart, Store, StoreError};
 use serde_json::{json, Value};
@@ -566,10 +567,6 @@ impl Drop for LeaseRenewal {
     fn drop(&mut self) {
         self.0.abort();
     }
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
 }
 
 fn short(hash: &str) -> String {

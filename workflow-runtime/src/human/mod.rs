@@ -194,14 +194,9 @@ pub trait Terminal: Send + Sync {
     fn ask(&self, request: &Request) -> Asked;
 }
 
-/// Who is answering, for the audit log (as [`crate::audit::operator`]).
-pub fn operator_name() -> String {
-    crate::audit::operator()
-}
-
 /// Now, as Unix milliseconds.
 pub fn now_ms() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+    crate::store::memory::now_ms()
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 //! the same check as `workflow answer`; a rejected value is asked again with
 //! the reason.
 
-use super::{now_ms, operator_name, Answer, Asked, InputSpec, InputType, Request, RequestKind, Terminal};
+use super::{now_ms, Answer, Asked, InputSpec, InputType, Request, RequestKind, Terminal};
 use rustix::termios::{self, LocalModes, OptionalActions, QueueSelector, SpecialCodeIndex, Termios};
 use serde_json::Value;
 use std::fs::File;
@@ -53,7 +53,7 @@ impl Terminal for TtyTerminal {
 fn ask_gate(tty: &mut Tty, request: &Request) -> io::Result<Asked> {
     tty.say(&format!("\n{}\n  run {} · step {}\n", request.message, request.run_id, request.step_id))?;
     if !request.approvers.is_empty() {
-        let operator = operator_name();
+        let operator = crate::audit::operator();
         if !request.approvers.contains(&operator) {
             // Only an approver's answer counts: the run waits for one of them.
             tty.say(&format!("  waiting for one of: {} (you are {operator})\n", request.approvers.join(", ")))?;
@@ -190,7 +190,7 @@ fn question(prompt: &str, spec: &InputSpec) -> String {
 
 /// An answer given now by the person at this terminal.
 fn answered(approved: Option<bool>, value: Option<Value>, comment: Option<String>) -> Asked {
-    Asked::Answered(Answer { approved, value, comment, operator: operator_name(), at_ms: now_ms() })
+    Asked::Answered(Answer { approved, value, comment, operator: crate::audit::operator(), at_ms: now_ms() })
 }
 
 /// What reading from the terminal gave.

@@ -359,8 +359,8 @@ impl Store for MemoryStore {
 
 // Rules both stores share.
 
-/// Now, in Unix milliseconds.
-pub(super) fn now_ms() -> u64 {
+/// Now, in Unix milliseconds (the one clock of the crate).
+pub(crate) fn now_ms() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |since| u64::try_from(since.as_millis()).unwrap_or(u64::MAX))
 }
 

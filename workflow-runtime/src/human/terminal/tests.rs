@@ -97,7 +97,7 @@ fn a_gate_takes_no_with_a_comment_on_the_same_line() {
     person.types("n too risky\n");
     let answer = answer(asking.join().unwrap());
     assert_eq!((answer.approved, answer.comment.as_deref()), (Some(false), Some("too risky")));
-    assert_eq!(answer.operator, operator_name());
+    assert_eq!(answer.operator, crate::audit::operator());
     assert!(answer.at_ms > 0);
 }
 
