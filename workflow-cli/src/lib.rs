@@ -62,9 +62,9 @@ enum Command {
     Reject(commands::answer::DecideArgs),
     /// Answer a waiting run's prompt (`interactive` step) with a value (then the run goes on)
     Answer(commands::answer::AnswerArgs),
-    /// Ask a run to pause after its current step (from any shell)
+    /// Ask a run to pause after its current step, or at once with --now (from any shell)
     Pause(commands::control::Args),
-    /// Stop a run for good after its current step (from any shell)
+    /// Stop a run for good after its current step, or at once with --now (from any shell)
     Cancel(commands::control::Args),
     /// Where a run is: its steps, the current one marked, and its history
     Status(commands::status::StatusArgs),

@@ -57,6 +57,7 @@ pub mod models;
 pub mod outputs;
 pub mod permissions;
 pub mod providers;
+pub(crate) mod step_processes;
 pub mod store;
 
 #[doc(hidden)]

@@ -14,7 +14,7 @@ use support::*;
 use workflow_runtime::ir::Target;
 use workflow_runtime::store::memory::MemoryStore;
 use workflow_runtime::store::sqlite::{schema_version, SqliteOptions, SqliteStore, APPLICATION_ID};
-use workflow_runtime::store::{Control, LeaseOwner, LeaseResult, RunFilter, RunStatus, StepEnd, StepOutcome, Store, StoreError};
+use workflow_runtime::store::{Control, LeaseOwner, LeaseResult, RunFilter, RunStatus, StepEnd, StepOutcome, StepProcess, Store, StoreError};
 
 async fn steps_are_recorded_and_reflected_in_the_run<S: Store>(store: &S) {
     let a = owner("a");
@@ -156,6 +156,38 @@ async fn requests_reach_the_driver_between_steps<S: Store>(store: &S) {
     assert!(matches!(store.request("nope", Control::Pause), Err(StoreError::RunNotFound(_))));
 }
 
+async fn a_step_s_process_group_is_kept_while_it_is_open<S: Store>(store: &S) {
+    let a = owner("a");
+    store.create_run(new_run("r10", "wf", &a, 60_000)).await.unwrap();
+    assert_eq!(store.open_process("r10").unwrap(), None);
+    let group = |seq, group| StepProcess { seq, host: "here".to_owned(), group };
+    store.record_process("r10", "a", group(1, 4242)).await.unwrap();
+    // A retry's group replaces the first attempt's.
+    store.record_process("r10", "a", group(1, 4343)).await.unwrap();
+    assert_eq!(store.open_process("r10").unwrap(), Some(group(1, 4343)));
+    // Only the lease holder records, and only for the open execution.
+    assert!(matches!(store.record_process("r10", "b", group(1, 1)).await, Err(StoreError::LeaseLost { .. })));
+    assert!(matches!(store.record_process("r10", "a", group(2, 1)).await, Err(StoreError::NotOpen { seq: 2, .. })));
+    assert_eq!(store.open_process("r10").unwrap(), Some(group(1, 4343)));
+    // Once the step ended there is nothing left to end.
+    store.end_step("r10", "a", end(1, 1, Some(start(2, 1)))).await.unwrap();
+    assert_eq!(store.open_process("r10").unwrap(), None);
+    assert!(matches!(store.record_process("r10", "a", group(1, 1)).await, Err(StoreError::NotOpen { .. })));
+}
+
+async fn requests_to_stop_now_are_read_while_a_step_runs<S: Store>(store: &S) {
+    store.create_run(new_run("r11", "wf", &owner("a"), 60_000)).await.unwrap();
+    assert_eq!(store.pending_control("r11").unwrap(), Control::None);
+    for control in [Control::PauseNow, Control::CancelNow] {
+        store.request("r11", control).unwrap();
+        assert_eq!(store.pending_control("r11").unwrap(), control);
+        assert_eq!(store.load_run("r11").unwrap().unwrap().control, control);
+    }
+    // A step that ends before the driver looked stops the run all the same.
+    assert_eq!(store.end_step("r11", "a", end(1, 1, Some(start(2, 1)))).await.unwrap(), Control::CancelNow);
+    assert_eq!(store.load_run("r11").unwrap().unwrap().open, None);
+}
+
 async fn a_failed_run_resumes_with_a_new_execution<S: Store>(store: &S) {
     let (a, b) = (owner("a"), owner("b"));
     store.create_run(new_run("r9", "wf", &a, 60_000)).await.unwrap();
@@ -234,6 +266,8 @@ on_both_stores!(
     requests_reach_the_driver_between_steps,
     a_failed_run_resumes_with_a_new_execution,
     runs_are_found_and_listed_newest_first,
+    a_step_s_process_group_is_kept_while_it_is_open,
+    requests_to_stop_now_are_read_while_a_step_runs,
 );
 
 #[cfg(target_os = "linux")]
@@ -411,7 +445,7 @@ async fn a_store_of_an_older_schema_is_migrated_and_keeps_its_runs() {
     }
     // Back to version 1, as an older `workflow` left it.
     let conn = rusqlite::Connection::open(&path).unwrap();
-    conn.execute_batch("ALTER TABLE runs DROP COLUMN source; DROP TABLE questions; ALTER TABLE runs DROP COLUMN cwd; PRAGMA user_version = 1;").unwrap();
+    conn.execute_batch("ALTER TABLE step_events DROP COLUMN process_host; ALTER TABLE step_events DROP COLUMN process_group; ALTER TABLE runs DROP COLUMN source; DROP TABLE questions; ALTER TABLE runs DROP COLUMN cwd; PRAGMA user_version = 1;").unwrap();
     drop(conn);
 
     let store = open_store(&path);

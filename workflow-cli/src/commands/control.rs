@@ -1,8 +1,10 @@
 //! `workflow pause` and `workflow cancel`: ask a run's driver, from any
-//! process, to stop between steps.
+//! process, to stop between steps, or with `--now` at once (the current
+//! step is interrupted and its processes killed).
 
 use super::store::{find_run, ByName, StoreArgs};
 use std::process::ExitCode;
+use std::time::{Duration, Instant};
 use workflow_runtime::actions::Actions;
 use workflow_runtime::engine::IrEngine;
 use workflow_runtime::executor::Executor;
@@ -13,6 +15,9 @@ use workflow_runtime::store::{Control, LeaseOwner, LeaseResult, RunStatus, Store
 pub struct Args {
     /// A run id (or a unique prefix)
     pub run: String,
+    /// Interrupt the current step now (its processes are killed) instead of waiting for it to end
+    #[arg(long)]
+    pub now: bool,
     #[command(flatten)]
     pub store: StoreArgs,
 }
@@ -50,7 +55,26 @@ pub fn run(args: &Args, cancel: bool) -> anyhow::Result<ExitCode> {
         println!("run {run_id} paused");
         return Ok(ExitCode::SUCCESS);
     }
-    store.request(&run_id, if cancel { Control::Cancel } else { Control::Pause })?;
-    println!("run {run_id}: {} requested; it takes effect after the current step", if cancel { "cancel" } else { "pause" });
+    let what = if cancel { "cancel" } else { "pause" };
+    if !args.now {
+        store.request(&run_id, if cancel { Control::Cancel } else { Control::Pause })?;
+        println!("run {run_id}: {what} requested; it takes effect after the current step (--now interrupts the step)");
+        return Ok(ExitCode::SUCCESS);
+    }
+    store.request(&run_id, if cancel { Control::CancelNow } else { Control::PauseNow })?;
+    // The driver looks for the request a few times a second while a step runs.
+    let began = Instant::now();
+    while began.elapsed() < STOP_WAIT {
+        std::thread::sleep(Duration::from_millis(50));
+        let status = store.load_run(&run_id)?.map(|r| r.status);
+        if let Some(status @ (RunStatus::Paused | RunStatus::Cancelled | RunStatus::Completed | RunStatus::Failed | RunStatus::Waiting)) = status {
+            println!("run {run_id} {}", status.as_str());
+            return Ok(ExitCode::SUCCESS);
+        }
+    }
+    println!("run {run_id}: {what} requested; its driver has not answered within {}s (it takes effect when it next looks)", STOP_WAIT.as_secs());
     Ok(ExitCode::SUCCESS)
 }
+
+/// How long `--now` waits to see the run stop.
+const STOP_WAIT: Duration = Duration::from_secs(10);

@@ -10,7 +10,6 @@
 
 use super::{Action, ActionFailure, ActionOutput, ActionResult, StepContext};
 use serde_json::{json, Value};
-use std::process::Stdio;
 
 /// The `shell` action.
 pub struct Shell;
@@ -24,8 +23,8 @@ impl Action for Shell {
     fn run<'a>(&'a self, ctx: &'a StepContext) -> ActionResult<'a> {
         Box::pin(async move {
             let command = ctx.text("command").ok_or_else(|| ActionFailure::new("`shell` needs `command:`"))?;
-            let mut cmd = tokio::process::Command::new("sh");
-            cmd.arg("-c").arg(command).current_dir(ctx.path("cwd").unwrap_or_else(|| ctx.cwd.clone()));
+            let mut cmd = crate::step_processes::shell_command(command);
+            cmd.current_dir(ctx.path("cwd").unwrap_or_else(|| ctx.cwd.clone()));
             for (name, value) in &ctx.variables {
                 if is_env_name(name) {
                     cmd.env(name, crate::interpret::display(value));
@@ -39,9 +38,8 @@ impl Action for Shell {
             for (i, value) in ctx.command_refs.iter().enumerate() {
                 cmd.env(ref_var(i + 1), value);
             }
-            // A step that times out is dropped: its process must not outlive it.
-            cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).kill_on_drop(true);
-            let out = cmd.output().await.map_err(|e| ActionFailure::new(format!("cannot start `sh`: {e}")))?;
+            // In a process group of its own, killed with the step (timeout, `cancel --now`) and with the driver.
+            let out = crate::step_processes::output(cmd, &ctx.run_id).await.map_err(|e| ActionFailure::new(format!("cannot start `sh`: {e}")))?;
             let exit_code = out.status.code().map_or(-1, i64::from);
             let output = json!({
                 "stdout": String::from_utf8_lossy(&out.stdout),

@@ -25,6 +25,7 @@ mod model_actions;
 mod options;
 mod people;
 mod step;
+mod watch;
 
 pub use options::*;
 use step::{assign_all, handled_exit_codes, over_budget};
@@ -241,6 +242,8 @@ impl<S: Store> Executor<S> {
         if let Some(open) = record.open.clone() {
             let step = remap(open.step, &open.step_id)?;
             let open = StepStart { step, ..open };
+            // What a killed driver left of the step is ended before anything else happens to it.
+            self.end_leftovers(&run_id)?;
             // A step that stopped to ask a person did not start its work: it simply asks again (or finds the answer).
             let asked = self.store.questions(&run_id)?.iter().any(|q| q.request.seq == open.seq);
             let decision = if ir.steps[step].idempotent || asked { Some(Interrupted::Retry) } else { options.interrupted };
@@ -354,7 +357,17 @@ impl<S: Store> Executor<S> {
                             tokens: run.usage.input_tokens + run.usage.output_tokens,
                         });
                     }
-                    self.run_step(run_id, engine, step, handled_exit_codes.contains(&step), &run).instrument(span).await
+                    let running = self.run_step(run_id, engine, step, handled_exit_codes.contains(&step), &run).instrument(span);
+                    if ROUTING.contains(&ir_step.action.as_str()) {
+                        running.await
+                    } else {
+                        match self.watch_step(run_id, start.seq, running).await? {
+                            watch::Watched::Done(result) => result,
+                            watch::Watched::Interrupted(control) => {
+                                return self.interrupted(run_id, &*engine, &run, (step, start.seq, began), control, trace).await;
+                            }
+                        }
+                    }
                 }
                 people::Before::Done(done) => (Ok((done, None)), 1),
                 people::Before::Fail(failure) => (Err(failure), 0),
@@ -424,7 +437,7 @@ impl<S: Store> Executor<S> {
             }
             match control {
                 Control::None => {}
-                Control::Pause if matches!(next, Next::Step(_)) => {
+                Control::Pause | Control::PauseNow if matches!(next, Next::Step(_)) => {
                     self.store.set_status(run_id, &self.owner.id, RunStatus::Paused, Some("paused on request".to_string()), None).await?;
                     return Ok(RunReport {
                         run_id: run_id.to_string(),
@@ -434,10 +447,53 @@ impl<S: Store> Executor<S> {
                         children: Vec::new(),
                     });
                 }
-                Control::Cancel => return self.finish(run_id, &*engine, &run, RunStatus::Cancelled, Some("cancelled on request".to_string()), trace).await,
-                Control::Pause => {}
+                Control::Cancel | Control::CancelNow => {
+                    return self.finish(run_id, &*engine, &run, RunStatus::Cancelled, Some("cancelled on request".to_string()), trace).await
+                }
+                Control::Pause | Control::PauseNow => {}
             }
         }
+    }
+
+    /// A step interrupted by `cancel --now` or `pause --now` (its processes
+    /// already killed): cancelled, it is recorded as failed and the run
+    /// finishes as cancelled; paused, it stays open and runs again on resume.
+    async fn interrupted(
+        &self,
+        run_id: &str,
+        engine: &dyn Engine,
+        run: &RunModels,
+        (step, seq, began): (usize, u64, Instant),
+        control: Control,
+        trace: Vec<String>,
+    ) -> Result<RunReport, RunError> {
+        let step_id = &engine.ir().steps[step].id;
+        if !control.is_cancel() {
+            let reason = format!("paused on request, interrupting step `{step_id}` (it runs again on resume)");
+            self.store.set_status(run_id, &self.owner.id, RunStatus::Paused, Some(reason.clone()), None).await?;
+            return Ok(RunReport { run_id: run_id.to_string(), status: RunStatus::Paused, reason: Some(reason), trace, children: Vec::new() });
+        }
+        let error = "interrupted: the run was cancelled on request".to_string();
+        let duration_ms = began.elapsed().as_millis() as u64;
+        if let Some(progress) = &self.options.progress {
+            let action = engine.ir().steps[step].action.clone();
+            let output = json!({});
+            progress(&StepReport { step_id: step_id.clone(), action, outcome: StepOutcome::Failed, error: Some(error.clone()), attempts: 1, duration_ms, output });
+        }
+        let end = StepEnd {
+            seq,
+            outcome: StepOutcome::Failed,
+            output: json!({}),
+            error: Some(error),
+            attempts: 1,
+            duration_ms,
+            state: self.store.is_durable().then(|| run.merge_into(engine.state())),
+            target: Target::Step(step),
+            next: None,
+        };
+        self.store.end_step(run_id, &self.owner.id, end).await?;
+        let reason = format!("cancelled on request, interrupting step `{step_id}`");
+        self.finish(run_id, engine, run, RunStatus::Cancelled, Some(reason), trace).await
     }
 
     /// Ends a run: measures the metrics again, compares expected and actual
@@ -556,6 +612,9 @@ impl<S: Store> Executor<S> {
         LeaseRenewal(handle)
     }
 }
+
+/// Steps that only route the run: they start no process and end at once, so nothing watches them.
+const ROUTING: &[&str] = &["conditional", "loop", "end", "set-variable"];
 
 /// An `on-completion` run to drive: its id, its engine, and where a new one starts (`None`: it existed, resume it).
 type Child = (String, Box<dyn Engine>, Option<(Next, Option<StepStart>, RunModels)>);

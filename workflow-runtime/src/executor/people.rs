@@ -307,15 +307,15 @@ impl<S: Store> Executor<S> {
 
     /// While a driver waits for an answer: a pause or cancel asked from another process, honoured now.
     async fn stop_requested(&self, run_id: &str, engine: &dyn Engine, run: &RunModels, trace: &[String]) -> Result<Option<RunReport>, RunError> {
-        let control = self.store.load_run(run_id)?.map_or(Control::None, |r| r.control);
+        let control = self.store.pending_control(run_id)?;
         Ok(match control {
             Control::None => None,
-            Control::Pause => {
+            Control::Pause | Control::PauseNow => {
                 let reason = "paused on request".to_string();
                 self.store.set_status(run_id, &self.owner.id, RunStatus::Paused, Some(reason.clone()), None).await?;
                 Some(RunReport { run_id: run_id.to_string(), status: RunStatus::Paused, reason: Some(reason), trace: trace.to_vec(), children: Vec::new() })
             }
-            Control::Cancel => Some(self.finish(run_id, engine, run, RunStatus::Cancelled, Some("cancelled on request".to_string()), trace.to_vec()).await?),
+            Control::Cancel | Control::CancelNow => Some(self.finish(run_id, engine, run, RunStatus::Cancelled, Some("cancelled on request".to_string()), trace.to_vec()).await?),
         })
     }
 }

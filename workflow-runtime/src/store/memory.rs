@@ -7,8 +7,8 @@
 //! the bottom of this file.
 
 use super::{
-    Control, Lease, LeaseOwner, LeaseResult, NewRun, Question, RunFilter, RunId, RunRecord, RunStatus, RunSummary, StepEnd, StepEvent, StepOutcome, StepStart,
-    Store, StoreError,
+    Control, Lease, LeaseOwner, LeaseResult, NewRun, Question, RunFilter, RunId, RunRecord, RunStatus, RunSummary, StepEnd, StepEvent, StepOutcome, StepProcess,
+    StepStart, Store, StoreError,
 };
 use crate::human::{Answer, Request, RequestKind};
 use std::collections::HashMap;
@@ -47,6 +47,7 @@ struct Event {
     started_at_ms: u64,
     ended_at_ms: Option<u64>,
     duration_ms: Option<u64>,
+    process: Option<StepProcess>,
 }
 
 impl Event {
@@ -62,6 +63,7 @@ impl Event {
             started_at_ms: now,
             ended_at_ms: None,
             duration_ms: None,
+            process: None,
         }
     }
 }
@@ -251,6 +253,27 @@ impl Store for MemoryStore {
         r.record.control = control;
         r.record.updated_at_ms = now_ms();
         Ok(())
+    }
+
+    fn record_process(&self, run: &str, owner: &str, process: StepProcess) -> impl Future<Output = Result<(), StoreError>> + Send {
+        let mut runs = self.lock();
+        let recorded = match runs.get_mut(run) {
+            None => Err(StoreError::RunNotFound(run.to_owned())),
+            Some(r) => check_lease(run, r.record.lease.as_ref(), owner).and_then(|()| {
+                let seq = process.seq;
+                let open = r.events.iter_mut().rev().find(|e| Some(e.seq) == r.open_seq && e.seq == seq);
+                let event = open.ok_or_else(|| StoreError::NotOpen { run: run.to_owned(), seq })?;
+                event.process = Some(process);
+                Ok(())
+            }),
+        };
+        ready(recorded)
+    }
+
+    fn open_process(&self, run: &str) -> Result<Option<StepProcess>, StoreError> {
+        let runs = self.lock();
+        let Some(r) = runs.get(run) else { return Ok(None) };
+        Ok(r.open_seq.and_then(|seq| r.events.iter().rev().find(|e| e.seq == seq)).and_then(|e| e.process.clone()))
     }
 
     fn load_run(&self, run: &str) -> Result<Option<RunRecord>, StoreError> {

@@ -75,7 +75,9 @@ impl RunStatus {
     }
 }
 
-/// A request another process leaves for the run's driver, honoured between steps.
+/// A request another process leaves for the run's driver, honoured between
+/// steps (`Pause`, `Cancel`) or at once (`PauseNow`, `CancelNow`: the current
+/// step is interrupted and its processes killed).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Control {
@@ -85,6 +87,34 @@ pub enum Control {
     Pause,
     /// Stop after the current step, as `cancelled`.
     Cancel,
+    /// Interrupt the current step and stop, as `paused`; the step runs again on resume.
+    PauseNow,
+    /// Interrupt the current step and stop, as `cancelled`.
+    CancelNow,
+}
+
+impl Control {
+    /// Whether the request interrupts the current step rather than waiting for its end.
+    pub fn is_now(self) -> bool {
+        matches!(self, Control::PauseNow | Control::CancelNow)
+    }
+
+    /// Whether the run stops as `cancelled` (else, for a request, as `paused`).
+    pub fn is_cancel(self) -> bool {
+        matches!(self, Control::Cancel | Control::CancelNow)
+    }
+}
+
+/// The process group a step execution's commands run in, and where: so that
+/// a resume on the same host can end what a dead driver left of it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepProcess {
+    /// The step execution (its `StepStart::seq`).
+    pub seq: u64,
+    /// The machine it runs on (as in [`LeaseOwner::host`]).
+    pub host: String,
+    /// The process group id.
+    pub group: u32,
 }
 
 /// Who drives a run: one executor in one process.
@@ -401,6 +431,18 @@ pub trait Store: Send + Sync + 'static {
 
     /// Leaves a request for the run's driver (from any process).
     fn request(&self, run: &str, control: Control) -> Result<(), StoreError>;
+
+    /// The request pending for the run's driver (read while a long step runs, for `cancel --now`).
+    fn pending_control(&self, run: &str) -> Result<Control, StoreError> {
+        Ok(self.load_run(run)?.map_or(Control::None, |r| r.control))
+    }
+
+    /// Records the process group of a step execution that is open (the
+    /// latest attempt's replaces an earlier one). Fails unless `owner` holds the lease.
+    fn record_process(&self, run: &str, owner: &str, process: StepProcess) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The process group recorded for the run's open step execution, if any.
+    fn open_process(&self, run: &str) -> Result<Option<StepProcess>, StoreError>;
 
     /// One run.
     fn load_run(&self, run: &str) -> Result<Option<RunRecord>, StoreError>;

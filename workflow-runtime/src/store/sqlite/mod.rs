@@ -23,7 +23,8 @@ mod writer;
 
 use super::memory::{lease_is_free, now_ms};
 use super::{
-    Control, LeaseOwner, LeaseResult, NewRun, Question, RunFilter, RunId, RunRecord, RunStatus, RunSummary, StepEnd, StepEvent, StepStart, Store, StoreError,
+    Control, LeaseOwner, LeaseResult, NewRun, Question, RunFilter, RunId, RunRecord, RunStatus, RunSummary, StepEnd, StepEvent, StepProcess, StepStart, Store,
+    StoreError,
 };
 use crate::human::{Answer, Request, RequestKind};
 use rows::RawRun;
@@ -226,6 +227,27 @@ impl Store for SqliteStore {
             return Err(StoreError::RunNotFound(run.to_owned()));
         }
         Ok(())
+    }
+
+    fn pending_control(&self, run: &str) -> Result<Control, StoreError> {
+        let word: Option<String> = self.direct().prepare_cached("SELECT control FROM runs WHERE id = ?1")?.query_row([run], |row| row.get(0)).optional()?;
+        word.map_or(Ok(Control::None), |word| rows::parse_control(&word))
+    }
+
+    async fn record_process(&self, run: &str, owner: &str, process: StepProcess) -> Result<(), StoreError> {
+        self.writer.submit(Write::Process { run: run.to_owned(), owner: owner.to_owned(), process }).await.map(drop)
+    }
+
+    fn open_process(&self, run: &str) -> Result<Option<StepProcess>, StoreError> {
+        let conn = self.direct();
+        let found = conn
+            .prepare_cached(
+                "SELECT e.seq, e.process_host, e.process_group FROM runs r JOIN step_events e ON e.run_id = r.id AND e.seq = r.open_seq
+                 WHERE r.id = ?1 AND e.process_group IS NOT NULL",
+            )?
+            .query_row([run], |row| Ok(StepProcess { seq: row.get(0)?, host: row.get::<_, Option<String>>(1)?.unwrap_or_default(), group: row.get(2)? }))
+            .optional()?;
+        Ok(found)
     }
 
     fn load_run(&self, run: &str) -> Result<Option<RunRecord>, StoreError> {

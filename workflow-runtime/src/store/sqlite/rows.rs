@@ -186,6 +186,8 @@ pub fn control_word(control: Control) -> &'static str {
         Control::None => "none",
         Control::Pause => "pause",
         Control::Cancel => "cancel",
+        Control::PauseNow => "pause_now",
+        Control::CancelNow => "cancel_now",
     }
 }
 
@@ -195,6 +197,8 @@ pub fn parse_control(word: &str) -> Result<Control, StoreError> {
         "none" => Ok(Control::None),
         "pause" => Ok(Control::Pause),
         "cancel" => Ok(Control::Cancel),
+        "pause_now" => Ok(Control::PauseNow),
+        "cancel_now" => Ok(Control::CancelNow),
         _ => Err(unknown("control request", word)),
     }
 }

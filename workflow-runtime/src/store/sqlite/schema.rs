@@ -14,7 +14,7 @@ pub const APPLICATION_ID: i32 = 0x5746_4C57;
 /// Migration `n` (counting from 1) takes a store from schema version `n - 1`
 /// to `n`; `PRAGMA user_version` says which ran. Append, never edit one that
 /// shipped: stores in the field already ran it.
-pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
 
 /// The schema version this program writes.
 pub fn current_version() -> u32 {
@@ -86,6 +86,13 @@ CREATE TABLE questions (
 
 // The workflow file a run was started from, so `resume` finds it (and its siblings) again.
 const V4: &str = "ALTER TABLE runs ADD COLUMN source TEXT;";
+
+// The process group a step execution's commands run in, and on which host:
+// a resume there ends what a killed driver left of the step before running it again.
+const V5: &str = "
+ALTER TABLE step_events ADD COLUMN process_group INTEGER;
+ALTER TABLE step_events ADD COLUMN process_host TEXT;
+";
 
 const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";
 

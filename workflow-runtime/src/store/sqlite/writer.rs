@@ -8,7 +8,7 @@
 
 use super::rows;
 use crate::store::memory::{check_fresh_seq, check_lease, is_finished};
-use crate::store::{Control, LeaseOwner, RunStatus, StepStart, StoreError};
+use crate::store::{Control, LeaseOwner, RunStatus, StepProcess, StepStart, StoreError};
 use rusqlite::{params, Connection, OptionalExtension};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::thread::JoinHandle;
@@ -49,6 +49,15 @@ pub enum Write {
         output: Option<String>,
         /// When.
         now: u64,
+    },
+    /// `Store::record_process`.
+    Process {
+        /// The run.
+        run: String,
+        /// The executor that must hold the lease.
+        owner: String,
+        /// The group and its execution.
+        process: StepProcess,
     },
 }
 
@@ -215,7 +224,22 @@ fn apply(conn: &Connection, write: &Write) -> Result<Control, StoreError> {
         Write::Status { run, owner, status, reason, output, now } => {
             set_status(conn, run, owner, *status, reason.as_deref(), output.as_deref(), *now).map(|()| Control::None)
         }
+        Write::Process { run, owner, process } => record_process(conn, run, owner, process).map(|()| Control::None),
     }
+}
+
+fn record_process(conn: &Connection, run: &str, owner: &str, process: &StepProcess) -> Result<(), StoreError> {
+    let guard = guard(conn, run, owner)?;
+    if guard.open_seq != Some(process.seq) {
+        return Err(StoreError::NotOpen { run: run.to_owned(), seq: process.seq });
+    }
+    conn.prepare_cached("UPDATE step_events SET process_group = ?3, process_host = ?4 WHERE run_id = ?1 AND seq = ?2")?.execute(params![
+        run,
+        process.seq,
+        process.group,
+        process.host
+    ])?;
+    Ok(())
 }
 
 fn create(conn: &Connection, row: &CreateRow) -> Result<(), StoreError> {
