@@ -34,17 +34,26 @@ pub struct Diagnostic {
     pub help: Option<String>,
     /// The text the span points into, when it is a text.
     pub source: Option<Arc<Source>>,
+    /// More tokens worth seeing, each with a short label (shown with the
+    /// source line when the text is known; a `workflow!` error shows the primary token only).
+    pub also: Vec<(Span, String)>,
 }
 
 impl Diagnostic {
     /// An error at `span`.
     pub fn error(span: Span, message: impl Into<String>) -> Diagnostic {
-        Diagnostic { message: message.into(), span, label: None, help: None, source: None }
+        Diagnostic { message: message.into(), span, label: None, help: None, source: None, also: Vec::new() }
     }
 
     /// Adds a label under the token.
     pub fn label(mut self, label: impl Into<String>) -> Diagnostic {
         self.label = Some(label.into());
+        self
+    }
+
+    /// Points at another token too, with a label.
+    pub fn also(mut self, span: Span, label: impl Into<String>) -> Diagnostic {
+        self.also.push((span, label.into()));
         self
     }
 
@@ -91,13 +100,18 @@ impl Diagnostic {
         let renderer = Renderer::plain();
         let title = Level::ERROR.primary_title(self.message.as_str());
         let first = if let (Some(src), Span::Text(t)) = (&self.source, self.span) {
-            let end = (t.offset + t.len.max(1)).min(src.text.len());
-            let start = t.offset.min(end);
-            let mut annotation = AnnotationKind::Primary.span(start..end);
+            // Whole characters only: the renderer slices the text at these bytes.
+            let mut annotation = AnnotationKind::Primary.span(t.char_range(&src.text));
             if let Some(label) = &self.label {
                 annotation = annotation.label(label.as_str());
             }
-            title.element(Snippet::source(src.text.as_str()).path(src.path.as_str()).annotation(annotation))
+            let mut snippet = Snippet::source(src.text.as_str()).path(src.path.as_str()).annotation(annotation);
+            for (span, label) in &self.also {
+                if let Span::Text(t) = span {
+                    snippet = snippet.annotation(AnnotationKind::Context.span(t.char_range(&src.text)).label(label.as_str()));
+                }
+            }
+            title.element(snippet)
         } else if let Some(src) = &self.source {
             title.element(annotate_snippets::Origin::path(src.path.as_str()))
         } else {
@@ -244,7 +258,8 @@ pub fn closest<'a>(wrong: &str, candidates: impl IntoIterator<Item = &'a str>) -
 
 /// Length of the common prefix of `a` and `b`, counted only up to a word boundary (`-`).
 fn common_word_prefix(a: &str, b: &str) -> usize {
-    let common = a.bytes().zip(b.bytes()).take_while(|(x, y)| x == y).count();
+    // Counted in whole characters: `a[..common]` below must not cut one.
+    let common: usize = a.chars().zip(b.chars()).take_while(|(x, y)| x == y).map(|(x, _)| x.len_utf8()).sum();
     let boundary = |s: &str| common == s.len() || s.as_bytes().get(common) == Some(&b'-');
     if boundary(a) || boundary(b) {
         common
@@ -265,5 +280,8 @@ mod tests {
         assert_eq!(closest("merge-pull-request", ["merge-pr", "shell"]), Some("merge-pr"));
         assert_eq!(closest("tweet", ["shell", "merge-pr", "end"]), None);
         assert_eq!(closest("zzzzzz", ["command"]), None);
+        // Characters sharing a first byte are not a common prefix.
+        assert_eq!(closest("déploy-é", ["déploy-è", "shell"]), Some("déploy-è"));
+        assert_eq!(closest("ééééé-abcdefgh", ["ééééè-zzzzzzzz"]), None);
     }
 }

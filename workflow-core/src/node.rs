@@ -3,7 +3,7 @@
 //! into the model and every field rule is written once.
 
 use crate::diagnostic::{Diagnostic, Source};
-use crate::span::{Ident, Span, TextSpan};
+use crate::span::{Ident, LineIndex, Span, TextSpan};
 use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use std::fmt;
 use std::sync::Arc;
@@ -107,10 +107,11 @@ pub fn parse_yaml(source: &Arc<Source>) -> Result<Node, Diagnostic> {
     // YAML 1.2 scalars: `n`, `yes` or `off` are words (a step id `n` stays `n`),
     // and `017` stays a string rather than becoming 17.
     let options = serde_saphyr::options! { strict_booleans: true, leading_zero_numbers_as_strings: true };
+    let lines = LineIndex::new(&source.text);
     match serde_saphyr::from_str_with_options::<serde_saphyr::Spanned<YamlNode>>(&source.text, options) {
-        Ok(root) => Ok(convert(root, &source.text)),
+        Ok(root) => Ok(convert(root, &lines)),
         Err(err) => {
-            let span = err.location().map(|loc| location_span(&loc, &source.text)).unwrap_or(Span::Text(TextSpan::at(&source.text, 0, 1)));
+            let span = err.location().map(|loc| location_span(&loc, &source.text, &lines)).unwrap_or(Span::Text(TextSpan::at(&source.text, 0, 1)));
             let message = yaml_error_message(&err.to_string());
             let mut d = Diagnostic::error(span, format!("{}: malformed YAML: {message}", source.path))
                 .help("fix the YAML syntax at the marked place (quotes, indentation, `key: value`)");
@@ -136,19 +137,13 @@ fn yaml_error_message(full: &str) -> String {
     message.to_string()
 }
 
-fn location_span(loc: &serde_saphyr::Location, text: &str) -> Span {
+/// The place the parser reports. Line and column come from the byte offset
+/// (through `lines`), not from the parser: it counts a lone `\r` as a line
+/// break, which the rendered snippet does not, and both must agree.
+fn location_span(loc: &serde_saphyr::Location, text: &str, lines: &LineIndex<'_>) -> Span {
     let span = loc.span();
     match span.byte_offset() {
-        // The parser knows line and column already: counting them again from
-        // the start of the text for every node made parsing quadratic.
-        Some(offset) if offset as usize <= text.len() && loc.line() > 0 && loc.column() > 0 => {
-            let len = span.byte_len().unwrap_or(1) as usize;
-            Span::Text(TextSpan { offset: offset as usize, len, line: loc.line() as usize, column: loc.column() as usize })
-        }
-        Some(offset) if offset as usize <= text.len() => {
-            let len = span.byte_len().unwrap_or(1) as usize;
-            Span::Text(TextSpan::at(text, offset as usize, len))
-        }
+        Some(offset) if offset as usize <= text.len() => Span::Text(lines.span(offset as usize, span.byte_len().unwrap_or(1) as usize)),
         _ => {
             // No byte information: walk to the line and column instead.
             let line = loc.line().max(1) as usize;
@@ -161,21 +156,22 @@ fn location_span(loc: &serde_saphyr::Location, text: &str) -> Span {
     }
 }
 
-fn convert(node: serde_saphyr::Spanned<YamlNode>, text: &str) -> Node {
-    let span = location_span(&node.referenced, text);
+fn convert(node: serde_saphyr::Spanned<YamlNode>, lines: &LineIndex<'_>) -> Node {
+    let text = lines.text();
+    let span = location_span(&node.referenced, text, lines);
     let kind = match node.value {
         YamlNode::Null => NodeKind::Null,
         YamlNode::Bool(b) => NodeKind::Bool(b),
         YamlNode::Int(i) => NodeKind::Int(i),
         YamlNode::Float(f) => NodeKind::Float(f),
         YamlNode::Str(s) => NodeKind::Str(s),
-        YamlNode::Seq(items) => NodeKind::Seq(items.into_iter().map(|n| convert(n, text)).collect()),
+        YamlNode::Seq(items) => NodeKind::Seq(items.into_iter().map(|n| convert(n, lines)).collect()),
         YamlNode::Map(entries) => NodeKind::Map(
             entries
                 .into_iter()
                 .map(|(k, v)| {
-                    let key = Ident::new(k.value.into_key(), location_span(&k.referenced, text));
-                    (key, convert(v, text))
+                    let key = Ident::new(k.value.into_key(), location_span(&k.referenced, text, lines));
+                    (key, convert(v, lines))
                 })
                 .collect(),
         ),
