@@ -181,6 +181,37 @@ impl Graph {
         seen
     }
 
+    /// The traps of the graph: sets of reachable steps the run can never
+    /// leave except by failing, each with the jumps inside it that lead
+    /// back into it (what must change). Steps that can only *lead into* a
+    /// trap are not part of it: a trap is a strongly connected set of stuck
+    /// steps that no edge leaves for another stuck step.
+    pub fn traps(&self) -> Vec<Trap> {
+        let reachable = self.reachable();
+        let finishes = self.can_finish();
+        let stuck: Vec<bool> = (0..self.steps).map(|i| reachable[i] && !finishes[i]).collect();
+        let inside: Vec<Vec<Edge>> = self
+            .edges
+            .iter()
+            .enumerate()
+            .map(|(i, out)| if stuck[i] { out.iter().filter(|e| e.to < self.steps && stuck[e.to]).copied().collect() } else { Vec::new() })
+            .collect();
+        let mut traps = Vec::new();
+        for mut component in strongly_connected(&inside) {
+            component.sort_unstable();
+            let within = |e: &Edge| component.binary_search(&e.to).is_ok();
+            let closed = component.iter().all(|&i| inside[i].iter().all(within));
+            if !stuck[component[0]] || !closed {
+                continue;
+            }
+            // The jumps back (or to the same step) inside the trap close it; a fall-through never jumps back.
+            let jumps = component.iter().flat_map(|&from| inside[from].iter().filter(move |e| e.to <= from).map(move |e| (from, *e))).collect();
+            traps.push(Trap { steps: component, jumps });
+        }
+        traps.sort_by_key(|t| t.steps[0]);
+        traps
+    }
+
     /// Cycles no step bounds: strongly connected components of the graph
     /// left after removing steps with `max-iterations` and loop jumps.
     /// Each is returned as its steps in order, with the edge that closes it.
@@ -223,6 +254,15 @@ impl Graph {
         cycles.sort_by_key(|(steps, _)| steps[0]);
         cycles
     }
+}
+
+/// Steps the run can never leave except by failing (see [`Graph::traps`]).
+#[derive(Clone, Debug)]
+pub struct Trap {
+    /// Its steps, in definition order.
+    pub steps: Vec<usize>,
+    /// The jumps that lead back into it: the step they leave, and the edge.
+    pub jumps: Vec<(usize, Edge)>,
 }
 
 fn exhausted_edge(step: &Step, target: &dyn Fn(&Option<crate::span::Ident>) -> Option<usize>, fail: usize) -> Edge {

@@ -214,21 +214,57 @@ fn check_cycles_bounded(workflow: &Workflow, scope: &Scope, diags: &mut Diagnost
     }
 }
 
-// Rule 7: from every step the end can be reached.
+// Rule 7: from every step the end can be reached. Reported at each trap (the
+// steps the run can never leave but by failing) and the jumps that close it,
+// not at the steps that merely lead into it: those need no change.
 fn check_can_finish(workflow: &Workflow, scope: &Scope, diags: &mut Diagnostics) {
-    let reachable = scope.graph.reachable();
-    let finishes = scope.graph.can_finish();
-    let stuck: Vec<usize> = (0..workflow.steps.len()).filter(|&i| reachable[i] && !finishes[i]).collect();
-    if let Some(&first) = stuck.first() {
-        let names: Vec<&str> = stuck.iter().map(|&s| workflow.steps[s].id.as_str()).collect();
-        diags.push(
-            Diagnostic::error(
-                workflow.steps[first].id.span,
-                format!("the run can never complete once it reaches step `{}` (stuck: {})", names[0], names.join(", ")),
-            )
-            .help("give these steps a way out: a branch or `next:` leading to a later step or `action: end`"),
-        );
+    for trap in scope.graph.traps() {
+        let steps: Vec<String> = trap.steps.iter().map(|&s| format!("`{}`", workflow.steps[s].id.value)).collect();
+        let jumps: Vec<String> = trap.jumps.iter().map(|(from, edge)| jump_text(workflow, *from, edge)).collect();
+        let (what, them) = if steps.len() == 1 { (format!("step {}", steps[0]), "it") } else { (format!("steps {}", steps.join(", ")), "them") };
+        let mut message = format!("the run can never complete once it reaches {what}: only failing leaves {them}");
+        if !jumps.is_empty() {
+            message += &format!(" (closed by {})", and_list(&jumps));
+        }
+        let (primary, rest) = match trap.jumps.split_first() {
+            Some(((_, first), rest)) => (first.span, rest),
+            None => (workflow.steps[trap.steps[0]].id.span, &[][..]),
+        };
+        let mut d = Diagnostic::error(primary, message).label("this jump leads back into the trap");
+        for (_, edge) in rest {
+            d = d.also(edge.span, "and this one");
+        }
+        for &s in &trap.steps {
+            d = d.also(workflow.steps[s].id.span, "in the trap");
+        }
+        diags.push(d.help("give the trap a way out: point one of these jumps (or a branch, or `on-exhausted:`) at a step outside it, or at `action: end`"));
     }
+}
+
+/// `a`, `a and b`, `a, b and c`.
+fn and_list(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
+    }
+}
+
+/// A jump as the user wrote it: `next: retry` of step `retry`.
+fn jump_text(workflow: &Workflow, from: usize, edge: &crate::analysis::Edge) -> String {
+    use crate::analysis::EdgeKind;
+    let step = &workflow.steps[from];
+    let key = match edge.kind {
+        EdgeKind::Next if step.flow.next.is_none() && step.flow.on_success.is_some() => "on-success",
+        EdgeKind::Next => "next",
+        EdgeKind::True => "on-true",
+        EdgeKind::False => "on-false",
+        EdgeKind::LoopJump => "to",
+        EdgeKind::Error => "on-error",
+        EdgeKind::Exhausted => "on-exhausted",
+    };
+    let target = workflow.steps.get(edge.to).map_or("?", |t| t.id.value.as_str());
+    format!("`{key}: {target}` of step `{}`", step.id.value)
 }
 
 // Rules 8, 9, 10: every name in `${..}` and conditions is defined, readable
