@@ -92,6 +92,36 @@ fn only_a_named_approver_may_approve() {
     assert_eq!(lines(dir.path(), "log.txt"), ["built", "shipped to staging"]);
 }
 
+/// Cron and containers set no `$USER`: the answer is recorded under the
+/// system account all the same, and `--operator` names someone explicitly.
+#[test]
+fn without_user_variables_the_operator_is_the_system_account_and_operator_names_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("runs.db");
+    write(dir.path(), "deploy.yaml", DEPLOY);
+    let account = String::from_utf8(std::process::Command::new("id").arg("-un").output().unwrap().stdout).unwrap().trim().to_string();
+    let bare = |cmd: &mut std::process::Command| {
+        for var in ["WORKFLOW_OPERATOR", "USER", "USERNAME", "LOGNAME"] {
+            cmd.env_remove(var);
+        }
+    };
+    let (_, stderr) = expect_code(&mut workflow(dir.path(), &store, &["run", "deploy.yaml"]), 3);
+    let first = run_id_in(&stderr);
+    let mut approve = workflow(dir.path(), &store, &["approve", &first]);
+    bare(&mut approve);
+    let (_, stderr) = expect_code(&mut approve, 0);
+    assert!(stderr.contains(&format!("(as {account})")), "{stderr}");
+    assert_eq!(status_json(dir.path(), &store, &first)["questions"][0]["operator"], account.as_str());
+
+    let (_, stderr) = expect_code(&mut workflow(dir.path(), &store, &["run", "deploy.yaml"]), 3);
+    let second = run_id_in(&stderr);
+    let mut approve = workflow(dir.path(), &store, &["approve", &second, "--operator", "release-captain"]);
+    bare(&mut approve);
+    let (_, stderr) = expect_code(&mut approve, 0);
+    assert!(stderr.contains("(as release-captain)"), "{stderr}");
+    assert_eq!(status_json(dir.path(), &store, &second)["questions"][0]["operator"], "release-captain");
+}
+
 #[test]
 fn answer_checks_the_value_against_the_prompt_then_continues() {
     let dir = tempfile::tempdir().unwrap();

@@ -45,14 +45,29 @@ pub struct TargetArgs {
     /// Only record the answer; continue the run later with `workflow resume`
     #[arg(long)]
     pub no_resume: bool,
+    /// Who answers, as recorded and checked against the step's `approvers:`
+    /// (default: $WORKFLOW_OPERATOR, else $USER, $USERNAME, $LOGNAME, else the system account)
+    #[arg(long, value_name = "NAME")]
+    pub operator: Option<String>,
     #[command(flatten)]
     pub continuing: ContinueArgs,
+}
+
+impl TargetArgs {
+    /// The name the answer is recorded under: `--operator`, else the operator of this environment.
+    fn operator_name(&self) -> anyhow::Result<String> {
+        match self.operator.as_deref().map(str::trim) {
+            Some("") => anyhow::bail!("--operator needs a name"),
+            Some(name) => Ok(name.to_string()),
+            None => Ok(operator()),
+        }
+    }
 }
 
 /// Runs `workflow approve` (`approved`: true) or `workflow reject`.
 pub fn decide(args: &DecideArgs, approved: bool) -> anyhow::Result<ExitCode> {
     let verb = if approved { "approve" } else { "reject" };
-    let answer = Answer { approved: Some(approved), value: None, comment: args.comment.clone(), operator: operator(), at_ms: now_ms() };
+    let answer = Answer { approved: Some(approved), value: None, comment: args.comment.clone(), operator: args.target.operator_name()?, at_ms: now_ms() };
     record(&args.run, &args.target, answer, verb, |q| match q.request.kind {
         RequestKind::Gate | RequestKind::Consent => Ok(None),
         RequestKind::Input => Err(format!("step `{}` asks for a value, not a decision: use `workflow answer RUN VALUE`", q.request.step_id)),
@@ -72,7 +87,7 @@ pub fn answer(args: &AnswerArgs) -> anyhow::Result<ExitCode> {
             Some(text.trim_end_matches(['\n', '\r']).to_string())
         }
     };
-    let answer = Answer { approved: None, value: None, comment: None, operator: operator(), at_ms: now_ms() };
+    let answer = Answer { approved: None, value: None, comment: None, operator: args.target.operator_name()?, at_ms: now_ms() };
     record(&args.run, &args.target, answer, "answer", |q| {
         let Some(spec) = q.request.input.as_ref().filter(|_| q.request.kind == RequestKind::Input) else {
             return Err(format!("step `{}` asks for a decision: use `workflow approve` or `workflow reject`", q.request.step_id));

@@ -96,18 +96,41 @@ pub fn decisions(questions: &[crate::store::Question]) -> Value {
     )
 }
 
-/// Who runs workflows here: `$WORKFLOW_OPERATOR`, else `$USER` / `$USERNAME`, else `unknown`.
+/// Who runs workflows here: `$WORKFLOW_OPERATOR`, else `$USER` /
+/// `$USERNAME` / `$LOGNAME`, else the system account of this process (cron
+/// jobs and containers often set none of them), else `unknown`.
 pub fn operator() -> String {
-    operator_from(|name| std::env::var(name).ok())
+    operator_from(|name| std::env::var(name).ok()).or_else(system_account).unwrap_or_else(|| "unknown".to_string())
 }
 
-fn operator_from(var: impl Fn(&str) -> Option<String>) -> String {
-    ["WORKFLOW_OPERATOR", "USER", "USERNAME"]
-        .into_iter()
-        .filter_map(var)
-        .map(|v| v.trim().to_string())
-        .find(|v| !v.is_empty())
-        .unwrap_or_else(|| "unknown".to_string())
+fn operator_from(var: impl Fn(&str) -> Option<String>) -> Option<String> {
+    ["WORKFLOW_OPERATOR", "USER", "USERNAME", "LOGNAME"].into_iter().filter_map(var).map(|v| v.trim().to_string()).find(|v| !v.is_empty())
+}
+
+/// The account name of this process's real user, from `/etc/passwd` (no
+/// `getpwuid`, which would need `unsafe`); `uid N` for an account without
+/// an entry there (one known only to a directory service, or a container's
+/// arbitrary uid).
+#[cfg(unix)]
+fn system_account() -> Option<String> {
+    let uid = rustix::process::getuid().as_raw();
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    Some(account_in(&passwd, uid).unwrap_or_else(|| format!("uid {uid}")))
+}
+
+#[cfg(not(unix))]
+fn system_account() -> Option<String> {
+    None
+}
+
+/// The name of account `uid` in the text of a passwd file (`name:password:uid:...`).
+#[cfg(unix)]
+fn account_in(passwd: &str, uid: u32) -> Option<String> {
+    passwd.lines().filter(|line| !line.starts_with('#')).find_map(|line| {
+        let mut fields = line.split(':');
+        let name = fields.next().filter(|n| !n.is_empty())?;
+        (fields.nth(1)?.parse::<u32>().ok()? == uid).then(|| name.to_string())
+    })
 }
 
 #[cfg(test)]
@@ -120,9 +143,23 @@ mod tests {
 
     #[test]
     fn the_operator_is_the_first_name_set() {
-        assert_eq!(operator_from(env(&[("USER", "ana"), ("WORKFLOW_OPERATOR", "release-bot")])), "release-bot");
-        assert_eq!(operator_from(env(&[("WORKFLOW_OPERATOR", " "), ("USER", "ana")])), "ana");
-        assert_eq!(operator_from(env(&[("USERNAME", "bo")])), "bo");
-        assert_eq!(operator_from(env(&[])), "unknown");
+        assert_eq!(operator_from(env(&[("USER", "ana"), ("WORKFLOW_OPERATOR", "release-bot")])).as_deref(), Some("release-bot"));
+        assert_eq!(operator_from(env(&[("WORKFLOW_OPERATOR", " "), ("USER", "ana")])).as_deref(), Some("ana"));
+        assert_eq!(operator_from(env(&[("USERNAME", "bo")])).as_deref(), Some("bo"));
+        assert_eq!(operator_from(env(&[("LOGNAME", "cy")])).as_deref(), Some("cy"));
+        assert_eq!(operator_from(env(&[])), None);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_system_account_is_found_by_uid_in_passwd() {
+        let passwd = "# users\nroot:x:0:0:root:/root:/bin/bash\nana:x:1000:1000:Ana,,,:/home/ana:/bin/zsh\n:x:7:7::/:\nbroken\n";
+        assert_eq!(account_in(passwd, 1000).as_deref(), Some("ana"));
+        assert_eq!(account_in(passwd, 0).as_deref(), Some("root"));
+        assert_eq!(account_in(passwd, 7), None);
+        assert_eq!(account_in(passwd, 4242), None);
+        // This process's own account: what `id -un` says.
+        let id = std::process::Command::new("id").arg("-un").output().unwrap();
+        assert_eq!(system_account().unwrap(), String::from_utf8_lossy(&id.stdout).trim());
     }
 }
