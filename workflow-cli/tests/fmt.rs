@@ -122,3 +122,28 @@ fn custom_actions_are_accepted_when_named() {
     expect_code(&mut fmt(dir.path(), &["--custom-action", "deploy", "ship.yaml"]), 0);
     assert_eq!(read(dir.path(), "ship.yaml"), text.replace("onError", "on-error"));
 }
+
+/// The file is replaced, not rewritten in place: a reader that opened it
+/// before keeps reading the old text whole, the mode stays, a link stays a
+/// link, and no temporary file is left behind.
+#[test]
+fn fmt_replaces_a_file_at_once_keeping_its_mode_and_links() {
+    use std::io::Read;
+    use std::os::unix::fs::{symlink, PermissionsExt};
+    let dir = folder(&[("old.yaml", DIALECT)]);
+    let path = dir.path().join("old.yaml");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
+    symlink("old.yaml", dir.path().join("link.yaml")).unwrap();
+    let mut reader = std::fs::File::open(&path).unwrap();
+
+    expect_code(&mut fmt(dir.path(), &["link.yaml"]), 0);
+    let mut seen = String::new();
+    reader.read_to_string(&mut seen).unwrap();
+    assert_eq!(seen, DIALECT, "a reader of the old file saw it change under it");
+    assert_eq!(read(dir.path(), "old.yaml"), DIALECT_FORMATTED);
+    assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o640);
+    assert!(std::fs::symlink_metadata(dir.path().join("link.yaml")).unwrap().file_type().is_symlink(), "the link was replaced by a file");
+    let mut names: Vec<String> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    names.sort();
+    assert_eq!(names, ["link.yaml", "old.yaml"]);
+}

@@ -79,7 +79,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
             Ok(formatted) if formatted == text => {}
             Ok(formatted) => {
                 if !args.check {
-                    std::fs::write(file, &formatted).with_context(|| format!("cannot write {name}"))?;
+                    replace(file, &formatted).with_context(|| format!("cannot write {name} (it was left as it was)"))?;
                     eprintln!("formatted {name}");
                 }
                 changed.push(name);
@@ -133,6 +133,30 @@ fn read(file: &Path) -> Result<(String, String), Diagnostic> {
         Ok(text) => Ok((name, text)),
         Err(e) => Err(Diagnostic::error(Span::Unknown, format!("cannot read {name}: {e}"))),
     }
+}
+
+/// Replaces `file`'s text at once: the new text goes to a temporary file
+/// beside it (same mode), then is renamed over it, so a crash or a full disk
+/// never leaves half a file, and a reader sees the old text or the new one.
+/// A symbolic link stays a link: the file it points to is replaced.
+fn replace(file: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let target = std::fs::canonicalize(file)?;
+    let dir = target.parent().ok_or_else(|| std::io::Error::other("the file has no folder"))?;
+    let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let permissions = std::fs::metadata(&target)?.permissions();
+    let temp = dir.join(format!(".{name}.fmt-{}.tmp", std::process::id()));
+    let written = (|| {
+        let mut out = std::fs::OpenOptions::new().write(true).create_new(true).open(&temp)?;
+        out.write_all(text.as_bytes())?;
+        out.sync_all()?;
+        std::fs::set_permissions(&temp, permissions)?;
+        std::fs::rename(&temp, &target)
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    written
 }
 
 fn one(d: Diagnostic) -> Diagnostics {
