@@ -17,11 +17,13 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::providers::http::{error_chain, join_url};
+use crate::providers::http::{error_chain, join_url, RetryPolicy};
 use crate::providers::ApiKey;
 
 mod error;
+mod retry;
 pub use error::GitHubError;
+pub use retry::default_policy as default_retry_policy;
 
 /// The public GitHub API.
 pub const DEFAULT_API_URL: &str = "https://api.github.com";
@@ -46,6 +48,8 @@ pub struct GitHubSettings {
     pub token_env: Vec<String>,
     /// `owner/name`; `None` = from the `origin` remote of the working directory.
     pub repository: Option<String>,
+    /// When requests are sent again (see `github/retry.rs`): [`default_retry_policy`] unless changed.
+    pub retry: RetryPolicy,
 }
 
 impl GitHubSettings {
@@ -56,6 +60,7 @@ impl GitHubSettings {
             api_url: set("GITHUB_API_URL").unwrap_or_else(|| DEFAULT_API_URL.to_string()),
             token_env: DEFAULT_TOKEN_ENV.iter().map(|v| v.to_string()).collect(),
             repository: set("GITHUB_REPOSITORY"),
+            retry: default_retry_policy(),
         }
     }
 
@@ -65,6 +70,7 @@ impl GitHubSettings {
             api_url: api_url.into(),
             token_env: DEFAULT_TOKEN_ENV.iter().map(|v| v.to_string()).collect(),
             repository: repository.map(str::to_string),
+            retry: default_retry_policy(),
         }
     }
 
@@ -190,6 +196,7 @@ pub struct GitHub {
     name: String,
     token: ApiKey,
     token_variable: String,
+    retry: RetryPolicy,
 }
 
 impl fmt::Debug for GitHub {
@@ -219,7 +226,15 @@ impl GitHub {
             .user_agent(concat!("workflow/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| GitHubError::Network { api_url: settings.api_url.clone(), message: format!("cannot build the HTTP client: {e}") })?;
-        Ok(GitHub { client, api_url: settings.api_url.clone(), owner: owner.to_string(), name: name.to_string(), token, token_variable })
+        Ok(GitHub {
+            client,
+            api_url: settings.api_url.clone(),
+            owner: owner.to_string(),
+            name: name.to_string(),
+            token,
+            token_variable,
+            retry: settings.retry,
+        })
     }
 
     /// `owner/name`.
@@ -338,7 +353,8 @@ impl GitHub {
         response.json::<T>().await.map_err(|e| self.bad_response(&method, path, &e))
     }
 
-    /// Sends one request; a non-2xx answer becomes the matching [`GitHubError`].
+    /// Sends one request, again when `retry.rs` says it is safe and worth it;
+    /// a non-2xx answer becomes the matching [`GitHubError`].
     async fn send(
         &self,
         method: Method,
@@ -348,26 +364,59 @@ impl GitHub {
         query: &[(&str, &str)],
         subject: Subject,
     ) -> Result<Response, GitHubError> {
-        tracing::debug!(%method, path, "GitHub request");
-        let mut request: RequestBuilder = self
-            .client
-            .request(method.clone(), join_url(&self.api_url, path))
-            .header(AUTHORIZATION, format!("Bearer {}", self.token.expose()))
-            .header(ACCEPT, accept)
-            .header("X-GitHub-Api-Version", API_VERSION);
-        if !query.is_empty() {
-            request = request.query(query);
+        let action = format!("{method} /{path}");
+        let idempotent = retry::is_idempotent(&method);
+        let attempts = self.retry.attempts.max(1);
+        for attempt in 1..=attempts {
+            let last = attempt == attempts;
+            tracing::debug!(%method, path, attempt, "GitHub request");
+            let mut request: RequestBuilder = self
+                .client
+                .request(method.clone(), join_url(&self.api_url, path))
+                .header(AUTHORIZATION, format!("Bearer {}", self.token.expose()))
+                .header(ACCEPT, accept)
+                .header("X-GitHub-Api-Version", API_VERSION);
+            if !query.is_empty() {
+                request = request.query(query);
+            }
+            if let Some(body) = body {
+                request = request.json(body);
+            }
+            let response = match request.send().await {
+                Ok(response) => response,
+                // Not connected: the request never reached GitHub. A timeout may have done the work: only idempotent requests go again.
+                Err(e) if !last && (e.is_connect() || (idempotent && e.is_timeout())) => {
+                    let delay = self.retry.delay(attempt - 1, None);
+                    tracing::warn!(%method, path, attempt, delay_ms = delay.as_millis() as u64, error = %self.token.redact(&error_chain(&e)), "GitHub request failed; retrying");
+                    tokio::time::sleep(delay).await;
+                    continue;
+                }
+                Err(e) => return Err(self.transport_error(&e)),
+            };
+            let status = response.status();
+            if status.is_success() {
+                return Ok(response);
+            }
+            let headers = response.headers().clone();
+            let text = response.text().await.unwrap_or_default();
+            if let Some(wait) = retry::rate_limit_wait(status.as_u16(), &headers, &text) {
+                if last || wait > self.retry.max {
+                    let message = self.token.redact(&github_message(&text));
+                    return Err(GitHubError::RateLimited { action, message, wait_secs: wait.as_secs() });
+                }
+                tracing::warn!(%method, path, attempt, wait_ms = wait.as_millis() as u64, "GitHub rate limit; waiting as it asks");
+                tokio::time::sleep(wait).await;
+                continue;
+            }
+            if idempotent && retry::is_transient(status.as_u16()) && !last {
+                let delay = self.retry.delay(attempt - 1, crate::providers::http::parse_retry_after(&headers));
+                tracing::warn!(%method, path, attempt, status = status.as_u16(), delay_ms = delay.as_millis() as u64, "GitHub request failed; retrying");
+                tokio::time::sleep(delay).await;
+                continue;
+            }
+            return Err(self.status_error(status, &text, &action, subject));
         }
-        if let Some(body) = body {
-            request = request.json(body);
-        }
-        let response = request.send().await.map_err(|e| self.transport_error(&e))?;
-        let status = response.status();
-        if status.is_success() {
-            return Ok(response);
-        }
-        let text = response.text().await.unwrap_or_default();
-        Err(self.status_error(status, &text, &format!("{method} /{path}"), subject))
+        unreachable!("the last attempt always returns")
     }
 
     fn status_error(&self, status: StatusCode, body: &str, action: &str, subject: Subject) -> GitHubError {

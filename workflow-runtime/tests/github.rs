@@ -10,6 +10,7 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 use workflow_runtime::actions::pulls::{review_target, CreatePr, MergePr};
 use workflow_runtime::actions::{Action, StepContext};
 use workflow_runtime::github::{repository_from_remote, GitHub, GitHubError, GitHubSettings, ReviewEvent, DEFAULT_API_URL};
+use workflow_runtime::providers::http::RetryPolicy;
 
 const TOKEN: &str = "ghp_test_SECRET_0123456789abcdef";
 const PULLS: &str = "/repos/acme/widgets/pulls";
@@ -540,4 +541,76 @@ async fn review_target_is_the_pr_named_or_the_open_pr_of_the_branch() {
 
     let error = review_target(&settings, repo.path(), Some("the big one")).await.unwrap_err().to_string();
     assert!(error.contains("`pr:` must be a pull request number"), "{error}");
+}
+
+/// A client for `server` whose retries wait a millisecond, not seconds.
+async fn quick_github(server: &MockServer, var: &str) -> GitHub {
+    let mut settings = settings(server, var);
+    settings.retry = RetryPolicy { attempts: 3, base: std::time::Duration::from_millis(1), max: std::time::Duration::from_millis(50) };
+    GitHub::connect(&settings, Path::new(".")).await.unwrap()
+}
+
+#[tokio::test]
+async fn reads_are_retried_after_server_errors() {
+    let server = MockServer::start().await;
+    json_api("GET", "/repos/acme/widgets/pulls/7").respond_with(ResponseTemplate::new(502)).up_to_n_times(1).mount(&server).await;
+    json_api("GET", "/repos/acme/widgets/pulls/7").respond_with(ResponseTemplate::new(503).insert_header("retry-after", "0")).up_to_n_times(1).mount(&server).await;
+    json_api("GET", "/repos/acme/widgets/pulls/7").respond_with(ResponseTemplate::new(200).set_body_json(pr_json(7, "feature", "open", false))).mount(&server).await;
+
+    let pr = quick_github(&server, "WF_TEST_GH_RETRY_GET").await.pull_request(7).await.unwrap();
+    assert_eq!(pr.number, 7);
+    assert_eq!(requests(&server).await.len(), 3);
+}
+
+#[tokio::test]
+async fn a_merge_is_retried_but_gives_up_after_its_attempts() {
+    let server = MockServer::start().await;
+    json_api("PUT", "/repos/acme/widgets/pulls/7/merge").respond_with(ResponseTemplate::new(500)).mount(&server).await;
+    let error = quick_github(&server, "WF_TEST_GH_RETRY_PUT").await.merge(7, "squash").await.unwrap_err();
+    assert!(error.to_string().contains("HTTP 500"), "{error}");
+    assert_eq!(requests(&server).await.len(), 3, "three attempts in all");
+}
+
+/// Opening a pull request twice would open two: a 502 may have opened one, so it is not sent again.
+#[tokio::test]
+async fn opening_a_pull_request_is_not_repeated_after_a_server_error() {
+    let server = MockServer::start().await;
+    json_api("POST", PULLS).respond_with(ResponseTemplate::new(502)).mount(&server).await;
+    let error = quick_github(&server, "WF_TEST_GH_NO_RETRY_POST").await.create_pr("t", "", "feature", "main", false).await.unwrap_err();
+    assert!(error.to_string().contains("HTTP 502"), "{error}");
+    assert_eq!(requests(&server).await.len(), 1);
+}
+
+/// A rate-limited request was not carried out: it goes again, POST too, after the wait GitHub names.
+#[tokio::test]
+async fn rate_limited_requests_wait_and_go_again() {
+    let server = MockServer::start().await;
+    let secondary = json!({ "message": "You have exceeded a secondary rate limit. Please wait a few minutes before you try again." });
+    json_api("POST", PULLS).respond_with(ResponseTemplate::new(403).insert_header("retry-after", "0").set_body_json(secondary)).up_to_n_times(1).mount(&server).await;
+    json_api("POST", PULLS).respond_with(ResponseTemplate::new(429).insert_header("retry-after", "0")).up_to_n_times(1).mount(&server).await;
+    json_api("POST", PULLS).respond_with(ResponseTemplate::new(201).set_body_json(pr_json(8, "feature", "open", false))).mount(&server).await;
+
+    let pr = quick_github(&server, "WF_TEST_GH_RATE_LIMIT").await.create_pr("t", "", "feature", "main", false).await.unwrap();
+    assert_eq!(pr.number, 8);
+    assert_eq!(requests(&server).await.len(), 3);
+}
+
+/// A primary rate limit that resets long after the retries could wait fails at once, saying how long.
+#[tokio::test]
+async fn an_exhausted_rate_limit_fails_at_once_saying_when_it_resets() {
+    let server = MockServer::start().await;
+    let reset = (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() + 1800).to_string();
+    json_api("GET", "/repos/acme/widgets/pulls/7")
+        .respond_with(
+            ResponseTemplate::new(403)
+                .insert_header("x-ratelimit-remaining", "0")
+                .insert_header("x-ratelimit-reset", reset.as_str())
+                .set_body_json(json!({ "message": "API rate limit exceeded for user ID 1." })),
+        )
+        .mount(&server)
+        .await;
+    let error = quick_github(&server, "WF_TEST_GH_EXHAUSTED").await.pull_request(7).await.unwrap_err();
+    assert!(matches!(error, GitHubError::RateLimited { wait_secs: 1790..=1800, .. }), "{error:?}");
+    assert!(error.to_string().contains("API rate limit exceeded"), "{error}");
+    assert_eq!(requests(&server).await.len(), 1);
 }

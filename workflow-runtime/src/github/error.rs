@@ -73,6 +73,16 @@ pub enum GitHubError {
         /// GitHub's explanation.
         message: String,
     },
+    /// GitHub's rate limit refused the request, and the wait it asks for is longer than the retries allow (or they are spent).
+    #[error("GitHub's rate limit refused {action}: {message}; it allows requests again in about {wait_secs}s (retry the step then, or raise its `retry:`)")]
+    RateLimited {
+        /// What was asked.
+        action: String,
+        /// GitHub's explanation.
+        message: String,
+        /// How long GitHub asks to wait, in seconds.
+        wait_secs: u64,
+    },
     /// Neither the settings nor the `origin` remote name a repository.
     #[error("cannot determine the GitHub repository: {reason}; set GITHUB_REPOSITORY=owner/name or add a GitHub `origin` remote")]
     NoRepository {
