@@ -291,3 +291,33 @@ fn a_model_chosen_at_run_time_from_a_variable_answers() {
     let (_, stderr) = expect_code(&mut workflow(dir.path(), &store, &["validate", "typo.yaml"]), 2);
     assert!(stderr.contains("typo.yaml:7:13") && stderr.contains("did you mean `reviewer`?"), "{stderr}");
 }
+
+/// The built-in `openai` and `anthropic` providers go where `OPENAI_BASE_URL`
+/// and `ANTHROPIC_BASE_URL` say (a proxy, a gateway), as the vendors' own tools do.
+#[test]
+fn the_vendor_base_url_variables_move_the_builtin_providers() {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let (openai, anthropic) = rt.block_on(async {
+        let openai = MockServer::start().await;
+        Mock::given(method("POST")).and(path("/gateway/v1/chat/completions")).respond_with(sse(openai_sse("from the gateway"))).mount(&openai).await;
+        let anthropic = MockServer::start().await;
+        Mock::given(method("POST")).and(path("/proxy/v1/messages")).respond_with(sse(anthropic_sse("from the proxy"))).mount(&anthropic).await;
+        (openai, anthropic)
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("runs.db");
+    support::write(
+        dir.path(),
+        "two.yaml",
+        "name: two\nsteps:\n  - id: a\n    action: ai-prompt\n    model: \"openai:gpt-test\"\n    prompt: hi\n  - id: b\n    action: ai-prompt\n    model: \"anthropic:claude-test\"\n    prompt: hi\n",
+    );
+    let home = dir.path().join("home");
+    let mut cmd = workflow(dir.path(), &store, &["run", "two.yaml"]);
+    cmd.env("HOME", &home).env("XDG_CONFIG_HOME", &home).env_remove("WORKFLOW_CONFIG");
+    cmd.env("OPENAI_BASE_URL", format!("{}/gateway/v1", openai.uri())).env("OPENAI_API_KEY", "sk-test-openai");
+    cmd.env("ANTHROPIC_BASE_URL", format!("{}/proxy", anthropic.uri())).env("ANTHROPIC_API_KEY", "sk-test-anthropic");
+    let (stdout, _) = expect_code(&mut cmd, 0);
+    let status = status_json(dir.path(), &store, &support::run_id_in(&stdout));
+    let responses: Vec<&str> = status["events"].as_array().unwrap().iter().map(|e| e["output"]["response"].as_str().unwrap_or_default()).collect();
+    assert_eq!(responses, ["from the gateway", "from the proxy"]);
+}

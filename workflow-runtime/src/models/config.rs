@@ -188,9 +188,23 @@ pub fn user_config_path_from(env: impl Fn(&str) -> Option<OsString>) -> Option<P
     Some(base.join("workflow").join("config.yaml"))
 }
 
+/// Where an `openai` or `anthropic` provider is when the config names no
+/// `base-url`: `$OPENAI_BASE_URL` / `$ANTHROPIC_BASE_URL` as the vendors'
+/// own tools read them (a proxy, a gateway, a compatible server), else the
+/// public API. `None` for the other kinds. `env` reads a variable.
+pub fn default_base_url(kind: ProviderKind, env: impl Fn(&str) -> Option<String>) -> Option<String> {
+    let (var, public) = match kind {
+        ProviderKind::Openai => ("OPENAI_BASE_URL", "https://api.openai.com/v1"),
+        ProviderKind::Anthropic => ("ANTHROPIC_BASE_URL", "https://api.anthropic.com"),
+        _ => return None,
+    };
+    Some(env(var).map(|v| v.trim().to_string()).filter(|v| !v.is_empty()).unwrap_or_else(|| public.to_string()))
+}
+
 impl ModelConfig {
     /// The built-in defaults: `openai`, `anthropic` and `ollama` at their
-    /// public addresses with their usual key variables, and `replay` playing
+    /// public addresses (or `$OPENAI_BASE_URL`, `$ANTHROPIC_BASE_URL`) with
+    /// their usual key variables, and `replay` playing
     /// `.workflow/cassette.yaml` of the project.
     pub fn builtin() -> ModelConfig {
         let http = |kind, url: &str, key: Option<&str>| ProviderConfig {
@@ -201,8 +215,9 @@ impl ModelConfig {
             cassette: None,
         };
         let mut providers = BTreeMap::new();
-        providers.insert("openai".to_string(), http(ProviderKind::Openai, "https://api.openai.com/v1", Some("OPENAI_API_KEY")));
-        providers.insert("anthropic".to_string(), http(ProviderKind::Anthropic, "https://api.anthropic.com", Some("ANTHROPIC_API_KEY")));
+        let url = |kind| default_base_url(kind, |var| std::env::var(var).ok()).unwrap_or_default();
+        providers.insert("openai".to_string(), http(ProviderKind::Openai, &url(ProviderKind::Openai), Some("OPENAI_API_KEY")));
+        providers.insert("anthropic".to_string(), http(ProviderKind::Anthropic, &url(ProviderKind::Anthropic), Some("ANTHROPIC_API_KEY")));
         providers.insert("ollama".to_string(), http(ProviderKind::Ollama, "http://127.0.0.1:11434", None));
         providers.insert(
             "replay".to_string(),

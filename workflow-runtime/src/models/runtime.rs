@@ -103,7 +103,13 @@ impl ModelRuntime {
     fn build(&self, name: &str) -> Result<Arc<dyn Provider>, String> {
         let config = self.config.providers.get(name).ok_or_else(|| format!("provider `{name}` is not configured"))?;
         let http = || HttpClient::new().map_err(|e| e.to_string());
-        let base_url = || config.base_url.clone().ok_or_else(|| format!("provider `{name}` has no `base-url`"));
+        let base_url = || {
+            config
+                .base_url
+                .clone()
+                .or_else(|| super::config::default_base_url(config.kind, |var| std::env::var(var).ok()))
+                .ok_or_else(|| format!("provider `{name}` has no `base-url`"))
+        };
         let key = |var: &Option<String>| -> Result<Option<String>, String> {
             match var {
                 Some(var) => api_key_from_env(name, var).map(|k| Some(k.expose().to_string())).map_err(|e| e.to_string()),
