@@ -115,9 +115,27 @@ pub fn main() -> ExitCode {
         }
     };
     outcome.unwrap_or_else(|e| {
-        eprintln!("error: {e:#}");
+        eprintln!("error: {}", error_chain(&e));
         ExitCode::FAILURE
     })
+}
+
+/// An error and its causes on one line, each cause left out when the text
+/// before already says it (a store error that quotes its I/O error would
+/// otherwise print it twice).
+fn error_chain(error: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in error.chain() {
+        let said = cause.to_string();
+        if text.contains(&said) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&said);
+    }
+    text
 }
 
 /// A binary made by `workflow build`: the `workflow` command with `workflows` compiled in.

@@ -242,6 +242,26 @@ fn a_foreign_store_file_is_refused_and_left_untouched() {
     }
 }
 
+/// `--store` naming a folder says so once, and what to give instead.
+#[test]
+fn a_store_that_is_a_directory_is_explained_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = dir.path();
+    let folder = dir.join("runs");
+    std::fs::create_dir(&folder).unwrap();
+    write(dir, "hello.yaml", HELLO);
+    for args in [&["runs"][..], &["run", "hello.yaml"], &["status", "hello"]] {
+        let out = support::output(&mut workflow(dir, &folder, args));
+        let (code, _, stderr) = support::parts(&out);
+        assert_eq!(code, Some(1), "`workflow {}`:\n{stderr}", args.join(" "));
+        assert_eq!(stderr.lines().count(), 1, "one line:\n{stderr}");
+        assert!(stderr.contains("is a directory, not a file"), "{stderr}");
+        assert_eq!(stderr.matches("directory").count(), 1, "said once:\n{stderr}");
+        assert!(stderr.contains(&folder.join("runs.db").display().to_string()), "the message says what to give instead:\n{stderr}");
+    }
+    assert_eq!(std::fs::read_dir(&folder).unwrap().count(), 0, "nothing was created in the folder");
+}
+
 #[test]
 fn runs_lists_newest_first_and_status_json_has_the_run_and_its_events() {
     let dir = tempfile::tempdir().expect("tempdir");

@@ -23,6 +23,13 @@ impl StoreArgs {
     /// Opens (creating if needed) the store.
     pub fn open(&self) -> anyhow::Result<SqliteStore> {
         let file = self.file();
+        if file.is_dir() {
+            anyhow::bail!(
+                "the run store {} is a directory, not a file: point --store (or WORKFLOW_STORE) at a file, for example {}",
+                file.display(),
+                file.join("runs.db").display()
+            );
+        }
         SqliteStore::open(&file, SqliteOptions::default()).with_context(|| format!("cannot open the run store {}", file.display()))
     }
 }
