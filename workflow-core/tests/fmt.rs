@@ -2,6 +2,8 @@
 //! formats to a file that means the same and is formatted already; the
 //! earlier dialect becomes canonical; comments, order and quoting stay.
 
+mod support;
+
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -16,10 +18,9 @@ fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-/// The shared conformance corpus, when present (CI has it).
+/// The shared conformance corpus's valid files (CI has them, and fails without them).
 fn conformance_valid() -> Option<PathBuf> {
-    let dir = workspace().join("../shared/conformance/valid");
-    dir.is_dir().then_some(dir)
+    support::shared_conformance().map(|dir| dir.join("valid"))
 }
 
 /// Whether `text` is a workflow file (a mapping with `steps:`), not another YAML file.

@@ -115,3 +115,22 @@ pub fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+/// The shared conformance corpus (`../shared/conformance` beside the
+/// project). CI lays it there: under `CI=true` a missing corpus fails the
+/// test instead of skipping it; elsewhere (a fresh clone) the test is
+/// skipped with a printed reason.
+pub fn shared_conformance() -> Option<std::path::PathBuf> {
+    let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0");
+    corpus_at(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/conformance"), ci)
+}
+
+/// `dir` when it is there; else a failure under CI, a printed skip elsewhere.
+pub fn corpus_at(dir: std::path::PathBuf, ci: bool) -> Option<std::path::PathBuf> {
+    if dir.is_dir() {
+        return Some(dir);
+    }
+    assert!(!ci, "{} is missing: under CI=true the shared conformance corpus must be there (a skip would pass without testing)", dir.display());
+    eprintln!("skipped: {} is missing (outside CI)", dir.display());
+    None
+}
