@@ -151,3 +151,78 @@ fn a_prompt_nobody_answers_in_time_takes_its_default() {
     assert_eq!(code, 0, "the run failed:\n{screen}");
     assert!(screen.contains("region=eu-west"), "{screen}");
 }
+
+/// A loop of 200 rounds, then one more step.
+const COUNTER: &str = "name: counter
+variables:
+  i: 0
+steps:
+  - id: inc
+    action: shell
+    command: \"true\"
+    set:
+      i: \"i + 1\"
+  - id: again
+    action: loop
+    to: inc
+    condition: \"i < 200\"
+    max-iterations: 250
+  - id: done
+    action: shell
+    command: echo finished
+";
+
+/// `workflow run ARGS counter.yaml` in a pseudo-terminal: everything it wrote there, and its exit code.
+fn counter_at_a_terminal(args: &[&str]) -> (String, i32) {
+    let home = tempfile::tempdir().expect("a temporary folder");
+    std::fs::write(home.path().join("counter.yaml"), COUNTER).unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_workflow"));
+    cmd.arg("run")
+        .args(args)
+        .arg("counter.yaml")
+        .current_dir(home.path())
+        .env("WORKFLOW_STORE", home.path().join("runs.db"))
+        .env("HOME", home.path())
+        .env("XDG_CONFIG_HOME", home.path().join("config"))
+        .env("WORKFLOW_YES", "1")
+        .env_remove("WORKFLOW_CONFIG")
+        .env_remove("RUST_LOG");
+    let mut session = rexpect::session::spawn_command(cmd, Some(60_000)).expect("cannot start `workflow run` in a pseudo-terminal");
+    // rexpect hands the bytes over one char each: put the UTF-8 back together.
+    let bytes: Vec<u8> = session.exp_eof().expect("the run did not end").chars().map(|c| c as u32 as u8).collect();
+    let screen = String::from_utf8_lossy(&bytes).into_owned();
+    match session.process().wait() {
+        Ok(WaitStatus::Exited(_, code)) => (screen, code),
+        other => panic!("the run did not exit: {other:?}; the screen:\n{screen}"),
+    }
+}
+
+/// What a line looks like once the terminal has applied its `\r` and clear-line codes.
+fn shown(line: &str) -> String {
+    line.rsplit('\r').find(|part| !part.is_empty()).unwrap_or_default().replace("\u{1b}[K", "")
+}
+
+#[test]
+fn a_loop_shows_one_updating_line_on_a_terminal_and_every_line_with_verbose_or_json() {
+    let (screen, code) = counter_at_a_terminal(&[]);
+    assert_eq!(code, 0, "{screen}");
+    let lines: Vec<String> = screen.lines().map(shown).collect();
+    let inc_lines = lines.iter().filter(|l| l.contains("inc")).count();
+    assert!(inc_lines <= 2, "the loop's repeats were not collapsed ({inc_lines} lines name `inc`):\n{screen}");
+    assert!(lines.iter().any(|l| l.contains("inc ×200 · again ×200")), "no collapsed line with the counts:\n{}", lines.join("\n"));
+    let done = lines.iter().position(|l| l.contains("done") && l.contains("shell")).expect("the step after the loop has its own line");
+    assert!(lines[done].trim_start().starts_with("ok"), "{}", lines[done]);
+    assert!(lines.iter().any(|l| l.contains("| finished")));
+    assert!(lines.last().is_some_and(|l| l.starts_with("run ") && l.ends_with("completed")), "{}", lines.join("\n"));
+
+    let (screen, code) = counter_at_a_terminal(&["--verbose"]);
+    assert_eq!(code, 0, "{screen}");
+    assert_eq!(screen.lines().filter(|l| l.contains(" inc ")).count(), 200, "--verbose keeps every line");
+
+    let (screen, code) = counter_at_a_terminal(&["--json"]);
+    assert_eq!(code, 0, "{screen}");
+    let events: Vec<serde_json::Value> = screen.lines().filter_map(|l| serde_json::from_str(l.trim()).ok()).collect();
+    assert_eq!(events.iter().filter(|e| e["event"] == "step" && e["step_id"] == "inc").count(), 200);
+    assert_eq!(events.len(), 200 + 200 + 1 + 1, "every step's end and the run's end, nothing else");
+    assert_eq!(events.last().unwrap()["status"], "completed");
+}

@@ -38,7 +38,7 @@ pub fn run(args: &Args, cancel: bool) -> anyhow::Result<ExitCode> {
         if cancel {
             // Through the executor, so the run gets its audit output like any finished run.
             let ir: workflow_core::ir::WorkflowIr = serde_json::from_value(record.definition.clone())?;
-            let options = super::run::executor_options(record.cwd.clone().map(Into::into))?;
+            let options = super::run::executor_options(record.cwd.clone().map(Into::into), &Default::default())?;
             let report = super::run::runtime()?.block_on(async {
                 let executor = Executor::new(std::sync::Arc::new(store), Actions::builtin(), options);
                 executor.cancel_idle(&run_id, Box::new(IrEngine::new(std::sync::Arc::new(ir))), reason).await

@@ -2,13 +2,22 @@
 //! that ends (with what a shell step printed, and a model step's model and
 //! tokens), model answers as they stream, and for a step that takes long,
 //! a line now and then saying what runs, on which model, for how long, and
-//! the tokens the run has spent. All on stderr, plain lines (no cursor
-//! tricks), so it reads the same in a terminal, a log file and CI.
+//! the tokens the run has spent. All on stderr.
+//!
+//! On a terminal, repeats of steps that already showed a line (a loop's
+//! body) collapse into one line that updates in place (`ok   inc ×2000 ·
+//! again ×2000`); a failure, a person's step and every first run of a step
+//! still get a line of their own. `--verbose`, or stderr that is not a
+//! terminal (a log file, CI), keeps every line; `--json` prints every step's
+//! end, and the run's, as JSON lines on stdout instead.
 
+use std::collections::HashMap;
+use std::io::{IsTerminal, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use workflow_runtime::executor::{Progress, Started, StepReport, StepStarted, StreamPiece, StreamSink};
+use workflow_runtime::human::{Asked, Request, Terminal};
 use workflow_runtime::store::StepOutcome;
 
 /// How many lines of a step's output are shown.
@@ -16,6 +25,19 @@ const SHOWN_LINES: usize = 20;
 /// The first "still running" line comes after this long, then every [`EVERY`].
 const FIRST: Duration = Duration::from_secs(5);
 const EVERY: Duration = Duration::from_secs(15);
+/// Actions whose every run is shown: a person took part in it.
+const PEOPLE: &[&str] = &["approval-gate", "interactive"];
+
+/// How progress is shown (`run`, `resume`, `approve`, `reject`, `answer`).
+#[derive(Clone, Debug, Default, clap::Args)]
+pub struct ProgressArgs {
+    /// Print a line for every step that ends, also on a terminal (where repeats of a step otherwise update one line)
+    #[arg(long, short = 'v')]
+    pub verbose: bool,
+    /// Print every step's end and the run's end as JSON lines on stdout (for scripts) instead of progress on stderr
+    #[arg(long, conflicts_with = "verbose")]
+    pub json: bool,
+}
 
 /// The step running now, for the heartbeat.
 struct Running {
@@ -30,12 +52,61 @@ struct Running {
 /// The three hooks of the executor's options that print progress.
 pub struct Printer {
     pub progress: Progress,
-    pub started: Started,
-    pub stream: StreamSink,
+    pub started: Option<Started>,
+    pub stream: Option<StreamSink>,
 }
 
-/// Progress printing on stderr, with a heartbeat thread for long steps.
-pub fn printer() -> Printer {
+/// What stderr shows at its bottom: the collapsed line of repeats, left open
+/// (no newline) so it can be rewritten; one per process, as stderr is.
+#[derive(Default)]
+struct Screen {
+    /// The collapsed line is the last thing on the screen, without its newline.
+    open: bool,
+    /// How often each step ended, this run.
+    seen: HashMap<String, u64>,
+    /// The steps on the collapsed line, in the order they first repeated.
+    group: Vec<String>,
+}
+
+static SCREEN: Mutex<Option<Screen>> = Mutex::new(None);
+
+fn screen<T>(with: impl FnOnce(&mut Screen) -> T) -> T {
+    let mut guard = SCREEN.lock().unwrap_or_else(|p| p.into_inner());
+    with(guard.get_or_insert_with(Screen::default))
+}
+
+/// Ends the collapsed line, if one is open, so what follows starts on a line of its own.
+pub fn end_line() {
+    screen(|s| {
+        if s.open {
+            eprintln!();
+            s.open = false;
+            s.group.clear();
+        }
+    });
+}
+
+/// Progress printing as `args` ask, with a heartbeat thread for long steps (not in JSON).
+pub fn printer(args: &ProgressArgs) -> Printer {
+    if args.json {
+        let progress: Progress = Arc::new(|step: &StepReport| {
+            let line = serde_json::json!({
+                "event": "step",
+                "step_id": step.step_id,
+                "action": step.action,
+                "outcome": step.outcome,
+                "attempts": step.attempts,
+                "duration_ms": step.duration_ms,
+                "error": step.error,
+                "output": step.output,
+            });
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "{line}");
+            let _ = out.flush();
+        });
+        return Printer { progress, started: None, stream: None };
+    }
+    let collapse = !args.verbose && std::io::stderr().is_terminal();
     // Whether a streamed answer left the line unfinished (the next line starts a new one).
     let mid_line = Arc::new(AtomicBool::new(false));
     let running: Arc<Mutex<Option<Running>>> = Arc::default();
@@ -43,7 +114,7 @@ pub fn printer() -> Printer {
 
     let streaming = mid_line.clone();
     let stream: StreamSink = Arc::new(move |piece: &StreamPiece<'_>| {
-        use std::io::Write;
+        end_line();
         let mut err = std::io::stderr().lock();
         if piece.first {
             if streaming.swap(false, Ordering::Relaxed) {
@@ -74,11 +145,54 @@ pub fn printer() -> Printer {
     let progress: Progress = Arc::new(move |step: &StepReport| {
         *running.lock().unwrap_or_else(|p| p.into_inner()) = None;
         if mid_line.swap(false, Ordering::Relaxed) {
+            end_line();
             eprintln!();
         }
-        eprint!("{}", step_line(step));
+        screen(|s| {
+            let count = s.seen.entry(step.step_id.clone()).or_insert(0);
+            *count += 1;
+            let repeat = *count > 1 && step.outcome == StepOutcome::Completed && !PEOPLE.contains(&step.action.as_str());
+            if !collapse || !repeat {
+                if s.open {
+                    eprintln!();
+                    s.open = false;
+                    s.group.clear();
+                }
+                eprint!("{}", step_line(step));
+                return;
+            }
+            if !s.group.contains(&step.step_id) {
+                s.group.push(step.step_id.clone());
+            }
+            let counts: Vec<String> = s.group.iter().map(|id| format!("{id} ×{}", s.seen.get(id).copied().unwrap_or(0))).collect();
+            let line = format!("  ok   {}   (last: {} {} ms)", counts.join(" · "), step.step_id, step.duration_ms);
+            let mut err = std::io::stderr().lock();
+            let _ = write!(err, "\r\x1b[K{}", fit(&line, terminal_width()));
+            let _ = err.flush();
+            s.open = true;
+        });
     });
-    Printer { progress, started, stream }
+    Printer { progress, started: Some(started), stream: Some(stream) }
+}
+
+/// A terminal that ends the collapsed line before it asks, so the question starts on a line of its own.
+pub struct AfterProgress(pub Arc<dyn Terminal>);
+
+impl Terminal for AfterProgress {
+    fn ask(&self, request: &Request) -> Asked {
+        end_line();
+        self.0.ask(request)
+    }
+}
+
+/// At most `width - 1` characters of `line` (a line as wide as the terminal would wrap, and `\r` would not return to its start).
+fn fit(line: &str, width: usize) -> String {
+    line.chars().take(width.saturating_sub(1).max(20)).collect()
+}
+
+/// The width of the terminal on stderr (80 when it cannot be told).
+fn terminal_width() -> usize {
+    rustix::termios::tcgetwinsize(std::io::stderr()).ok().map(|size| usize::from(size.ws_col)).filter(|&w| w > 0).unwrap_or(80)
 }
 
 /// The lines printed for a step that ended.
@@ -125,6 +239,7 @@ fn spawn_heartbeat(running: Arc<Mutex<Option<Running>>>, mid_line: Arc<AtomicBoo
             continue;
         }
         step.next = elapsed + EVERY;
+        end_line();
         let model = step.model.as_deref().map(|m| format!(" · {m}")).unwrap_or_default();
         let tokens = if step.tokens > 0 { format!(" · {} tokens so far", step.tokens) } else { String::new() };
         eprintln!("  ...  {:<20} {:<16} running for {}s{model}{tokens}", step.step_id, step.action, elapsed.as_secs());

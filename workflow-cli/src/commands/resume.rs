@@ -46,6 +46,8 @@ pub struct ContinueArgs {
     #[command(flatten)]
     pub drive: DriveArgs,
     #[command(flatten)]
+    pub progress: super::progress::ProgressArgs,
+    #[command(flatten)]
     pub compile: CompileArgs,
     #[command(flatten)]
     pub store: StoreArgs,
@@ -79,7 +81,7 @@ pub fn continue_run(store: Arc<SqliteStore>, run_id: &str, how: &ContinueArgs, r
     };
     // The run's directory, unless told otherwise: its config (models, permissions) is the one that applies.
     let cwd = resume.cwd.clone().or_else(|| record.cwd.clone().map(PathBuf::from).filter(|d| d.is_dir()));
-    let mut options = executor_options(cwd)?;
+    let mut options = executor_options(cwd, &how.progress)?;
     options.workflows = workflows;
     let models = super::run::model_runtime(&options.cwd)?;
     drive.apply(&mut options, &models);
@@ -88,7 +90,7 @@ pub fn continue_run(store: Arc<SqliteStore>, run_id: &str, how: &ContinueArgs, r
         let executor = Executor::new(store, Actions::builtin(), options);
         executor.resume(run_id, engine, resume).await
     })?;
-    Ok(report_outcome(&report))
+    Ok(report_outcome(&report, &how.progress))
 }
 
 /// The engine to resume `record` with, and where its child workflows are found: the file

@@ -35,6 +35,8 @@ pub struct Args {
     #[command(flatten)]
     pub drive: DriveArgs,
     #[command(flatten)]
+    pub progress: super::progress::ProgressArgs,
+    #[command(flatten)]
     pub compile: CompileArgs,
     #[command(flatten)]
     pub store: StoreArgs,
@@ -99,7 +101,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         }
     }
     let store = Arc::new(args.store.open()?);
-    let mut options = executor_options(args.cwd.clone())?;
+    let mut options = executor_options(args.cwd.clone(), &args.progress)?;
     options.workflows = Some(match &path {
         Some(path) => siblings(path, &args.compile),
         None => embedded_workflows(),
@@ -125,7 +127,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         let source = path.as_ref().and_then(|p| std::path::absolute(p).ok());
         executor.start(engine, StartOptions { source, ..StartOptions::default() }).await
     })?;
-    Ok(report_outcome(&report))
+    Ok(report_outcome(&report, &args.progress))
 }
 
 /// Finds `on-completion` and `run-workflow` workflows among those compiled into this binary.
@@ -156,19 +158,20 @@ pub fn model_runtime(cwd: &std::path::Path) -> anyhow::Result<workflow_runtime::
 /// The executor's options from the command line: progress lines after each step, and
 /// model answers streamed to stderr as they arrive (where the provider streams; an
 /// `ai-prompt`'s response is not printed again in its progress line).
-pub fn executor_options(cwd: Option<PathBuf>) -> anyhow::Result<ExecutorOptions> {
+pub fn executor_options(cwd: Option<PathBuf>, shown: &super::progress::ProgressArgs) -> anyhow::Result<ExecutorOptions> {
     let cwd = match cwd {
         Some(dir) => dir,
         None => std::env::current_dir().context("cannot read the current directory")?,
     };
-    let printer = super::progress::printer();
+    let printer = super::progress::printer(shown);
+    let terminal = workflow_runtime::human::terminal::TtyTerminal::open().map(|t| Arc::new(t) as Arc<dyn workflow_runtime::human::Terminal>);
     Ok(ExecutorOptions {
         cwd,
         operator: operator(),
         progress: Some(printer.progress),
-        started: Some(printer.started),
-        stream: Some(printer.stream),
-        terminal: workflow_runtime::human::terminal::TtyTerminal::open().map(|t| Arc::new(t) as Arc<dyn workflow_runtime::human::Terminal>),
+        started: printer.started,
+        stream: printer.stream,
+        terminal: terminal.map(|t| Arc::new(super::progress::AfterProgress(t)) as Arc<dyn workflow_runtime::human::Terminal>),
         ..ExecutorOptions::default()
     })
 }
@@ -183,8 +186,16 @@ pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")
 }
 
-/// Prints how the run ended and returns its exit code.
-pub fn report_outcome(report: &RunReport) -> ExitCode {
+/// Prints how the run ended (with `--json`, as a JSON line on stdout) and returns its exit code.
+pub fn report_outcome(report: &RunReport, shown: &super::progress::ProgressArgs) -> ExitCode {
+    super::progress::end_line();
+    if shown.json {
+        let children: Vec<serde_json::Value> =
+            report.children.iter().map(|c| serde_json::json!({ "run_id": c.run_id, "status": c.status, "reason": c.reason })).collect();
+        let line = serde_json::json!({ "event": "run", "run_id": report.run_id, "status": report.status, "reason": report.reason, "children": children });
+        println!("{line}");
+        return exit_code(report.status);
+    }
     for child in &report.children {
         let reason = child.reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default();
         eprintln!("  started by on-completion: run {} {}{reason}", child.run_id, child.status.as_str());
@@ -216,5 +227,16 @@ pub fn report_outcome(report: &RunReport) -> ExitCode {
             eprintln!("{line}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// The exit code of a run that ended as `status`.
+fn exit_code(status: RunStatus) -> ExitCode {
+    match status {
+        RunStatus::Completed => ExitCode::SUCCESS,
+        RunStatus::Failed | RunStatus::Running => ExitCode::FAILURE,
+        RunStatus::Waiting => ExitCode::from(EXIT_WAITING),
+        RunStatus::Paused => ExitCode::from(EXIT_PAUSED),
+        RunStatus::Cancelled => ExitCode::from(EXIT_CANCELLED),
     }
 }
