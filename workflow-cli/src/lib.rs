@@ -87,7 +87,15 @@ enum Command {
 pub fn main() -> ExitCode {
     // Progress and per-step spans: RUST_LOG=info (or debug) to see them.
     tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).with_writer(std::io::stderr).init();
-    let cli = Cli::parse();
+    let program = workflow_runtime::human::program_name();
+    let cli = if program == "workflow" {
+        Cli::parse()
+    } else {
+        // A built binary's help and hints name it, not `workflow`.
+        use clap::{CommandFactory, FromArgMatches};
+        let command = Cli::command().name(program).bin_name(program).after_help(EXAMPLES.replace("workflow ", &format!("{program} ")));
+        Cli::from_arg_matches(&command.get_matches()).unwrap_or_else(|e| e.exit())
+    };
     let outcome = match &cli.command {
         Command::Validate(args) => commands::validate::run(args),
         Command::Fmt(args) => commands::fmt::run(args),
@@ -110,7 +118,7 @@ pub fn main() -> ExitCode {
         }
         Command::Completions { shell } => {
             use clap::CommandFactory;
-            clap_complete::generate(*shell, &mut Cli::command(), "workflow", &mut std::io::stdout());
+            clap_complete::generate(*shell, &mut Cli::command(), workflow_runtime::human::program_name(), &mut std::io::stdout());
             Ok(ExitCode::SUCCESS)
         }
     };
@@ -138,8 +146,13 @@ fn error_chain(error: &anyhow::Error) -> String {
     text
 }
 
-/// A binary made by `workflow build`: the `workflow` command with `workflows` compiled in.
+/// A binary made by `workflow build`: the `workflow` command with `workflows`
+/// compiled in, naming itself (its file name, as it was run) in help and hints.
 pub fn main_with(workflows: Vec<embedded::Embedded>) -> ExitCode {
     embedded::install(workflows);
+    let name = std::env::args_os().next().and_then(|arg0| std::path::Path::new(&arg0).file_name().and_then(|n| n.to_str()).map(str::to_string));
+    if let Some(name) = name.filter(|n| !n.is_empty()) {
+        workflow_runtime::human::set_program_name(name);
+    }
     main()
 }

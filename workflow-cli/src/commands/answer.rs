@@ -70,7 +70,7 @@ pub fn decide(args: &DecideArgs, approved: bool) -> anyhow::Result<ExitCode> {
     let answer = Answer { approved: Some(approved), value: None, comment: args.comment.clone(), operator: args.target.operator_name()?, at_ms: now_ms() };
     record(&args.run, &args.target, answer, verb, |q| match q.request.kind {
         RequestKind::Gate | RequestKind::Consent => Ok(None),
-        RequestKind::Input => Err(format!("step `{}` asks for a value, not a decision: use `workflow answer RUN VALUE`", q.request.step_id)),
+        RequestKind::Input => Err(format!("step `{}` asks for a value, not a decision: use `{} answer RUN VALUE`", q.request.step_id, super::run::program())),
     })
 }
 
@@ -90,7 +90,8 @@ pub fn answer(args: &AnswerArgs) -> anyhow::Result<ExitCode> {
     let answer = Answer { approved: None, value: None, comment: None, operator: args.target.operator_name()?, at_ms: now_ms() };
     record(&args.run, &args.target, answer, "answer", |q| {
         let Some(spec) = q.request.input.as_ref().filter(|_| q.request.kind == RequestKind::Input) else {
-            return Err(format!("step `{}` asks for a decision: use `workflow approve` or `workflow reject`", q.request.step_id));
+            let program = super::run::program();
+            return Err(format!("step `{}` asks for a decision: use `{program} approve` or `{program} reject`", q.request.step_id));
         };
         let Some(typed) = typed else {
             use workflow_runtime::human::{Asked, Terminal};
@@ -122,7 +123,7 @@ fn record(
         questions.iter().filter(|q| q.answer.is_none()).filter(|q| target.step.as_ref().is_none_or(|s| &q.request.step_id == s)).collect();
     let Some(question) = open.last() else {
         let which = target.step.as_ref().map(|s| format!(" at step `{s}`")).unwrap_or_default();
-        return Ok(super::run::invalid(&format!("run {run_id} is not waiting for anyone{which} (see `workflow status {run_id}`)")));
+        return Ok(super::run::invalid(&format!("run {run_id} is not waiting for anyone{which} (see `{} status {run_id}`)", super::run::program())));
     };
     match fits(question) {
         Ok(value) => answer.value = value,
@@ -147,7 +148,7 @@ fn record(
     };
     eprintln!("{what} step `{}` of run {run_id} (as {})", request.step_id, answer.operator);
     if target.no_resume {
-        eprintln!("  continue it with: workflow resume {run_id}");
+        eprintln!("  continue it with: {} resume {run_id}", super::run::program());
         return Ok(ExitCode::SUCCESS);
     }
     let resume = ResumeOptions { cwd: target.continuing.cwd.clone(), ..ResumeOptions::default() };

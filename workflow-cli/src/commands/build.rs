@@ -20,8 +20,8 @@ use workflow_core::set::compile_paths;
 
 const EXAMPLES: &str = "\
 Examples:
-  workflow build workflows/ -o deploy-bot         every workflow of the folder, in ./deploy-bot
-  workflow build ship.yaml notify.yaml -o ship --release
+  workflow build workflows/ -o deploy-bot         every workflow of the folder, in ./deploy-bot (optimised)
+  workflow build ship.yaml notify.yaml -o ship --debug   a quick build to try, not to ship
   ./deploy-bot list                               the workflows inside
   ./deploy-bot run ship --yes                     runs the compiled machine
 
@@ -41,8 +41,11 @@ pub struct Args {
     /// Where to write the binary
     #[arg(short, long, value_name = "BIN")]
     pub output: PathBuf,
-    /// An optimised build (slower to build, faster to start)
+    /// A quick unoptimised build, to try the binary (the default is an optimised build with the release profile, to ship)
     #[arg(long)]
+    pub debug: bool,
+    /// The default (kept so older scripts still work): an optimised build
+    #[arg(long, hide = true, conflicts_with = "debug")]
     pub release: bool,
     #[command(flatten)]
     pub compile: CompileArgs,
@@ -82,11 +85,13 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     if let Ok(lock) = std::fs::read(source.join("Cargo.lock")) {
         std::fs::write(project.join("Cargo.lock"), lock)?;
     }
-    eprintln!("building {} ({} workflow{}) in {}", args.output.display(), compiled.len(), if compiled.len() == 1 { "" } else { "s" }, project.display());
+    let count = format!("{} workflow{}", compiled.len(), if compiled.len() == 1 { "" } else { "s" });
+    let profile = if args.debug { "debug" } else { "release" };
+    eprintln!("building {} ({count}, {profile} profile) in {}", args.output.display(), project.display());
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut build = Command::new(cargo);
     build.arg("build").arg("--quiet").arg("--manifest-path").arg(project.join("Cargo.toml"));
-    if args.release {
+    if !args.debug {
         build.arg("--release");
     }
     let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| project.join("target"));
@@ -96,7 +101,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         eprintln!("error: cargo could not build the binary (its messages are above); the project is in {}", project.display());
         return Ok(ExitCode::FAILURE);
     }
-    let built = target.join(if args.release { "release" } else { "debug" }).join(&package);
+    let built = target.join(profile).join(&package);
     std::fs::copy(&built, &args.output).with_context(|| format!("cannot copy {} to {}", built.display(), args.output.display()))?;
     eprintln!("built {}: try `{} list`", args.output.display(), shown(&args.output));
     Ok(ExitCode::SUCCESS)
@@ -167,6 +172,11 @@ debug = "line-tables-only"
 
 [profile.dev.package."*"]
 debug = false
+
+# What users ship: optimised, without debug info, small.
+[profile.release]
+debug = false
+strip = "debuginfo"
 
 [workspace]
 "#,

@@ -96,7 +96,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     }
     if args.check && !changed.is_empty() {
         let files = if changed.len() == 1 { "1 file".to_string() } else { format!("{} files", changed.len()) };
-        eprintln!("{files} would be reformatted: run `workflow fmt` without --check to rewrite them");
+        eprintln!("{files} would be reformatted: run `{} fmt` without --check to rewrite them", super::run::program());
         return Ok(ExitCode::FAILURE);
     }
     Ok(ExitCode::SUCCESS)

@@ -176,6 +176,11 @@ pub fn executor_options(cwd: Option<PathBuf>, shown: &super::progress::ProgressA
     })
 }
 
+/// The name of this program in hints (`workflow`, or the binary `workflow build` made).
+pub fn program() -> &'static str {
+    workflow_runtime::human::program_name()
+}
+
 /// Who runs this: $WORKFLOW_OPERATOR, else $USER.
 pub fn operator() -> String {
     workflow_runtime::audit::operator()
@@ -208,7 +213,7 @@ pub fn report_outcome(report: &RunReport, shown: &super::progress::ProgressArgs)
             ExitCode::SUCCESS
         }
         RunStatus::Failed => {
-            eprintln!("{line}\n  resume it with: workflow resume {}", report.run_id);
+            eprintln!("{line}\n  resume it with: {} resume {}", program(), report.run_id);
             ExitCode::FAILURE
         }
         RunStatus::Waiting => {
@@ -216,7 +221,7 @@ pub fn report_outcome(report: &RunReport, shown: &super::progress::ProgressArgs)
             ExitCode::from(EXIT_WAITING)
         }
         RunStatus::Paused => {
-            eprintln!("{line}\n  resume it with: workflow resume {}", report.run_id);
+            eprintln!("{line}\n  resume it with: {} resume {}", program(), report.run_id);
             ExitCode::from(EXIT_PAUSED)
         }
         RunStatus::Cancelled => {

@@ -110,7 +110,7 @@ pub fn status(args: &StatusArgs) -> anyhow::Result<ExitCode> {
         }
         if let Some(open) = questions.iter().rev().find(|q| q.answer.is_none()) {
             let verb = if open.request.kind == workflow_runtime::human::RequestKind::Input { "answer RUN VALUE" } else { "approve RUN (or reject RUN)" };
-            let _ = writeln!(out, "  answer with: workflow {}", verb.replace("RUN", &record.id));
+            let _ = writeln!(out, "  answer with: {} {}", super::run::program(), verb.replace("RUN", &record.id));
         }
     }
     print(&out)?;

@@ -63,7 +63,7 @@ pub fn find_run(store: &SqliteStore, arg: &str, by_name: ByName) -> anyhow::Resu
         many => anyhow::bail!("`{arg}` matches {} runs ({}, ...): give more of the id", many.len(), many[..2.min(many.len())].join(", ")),
     }
     match by_name {
-        ByName::No => anyhow::bail!("no run `{arg}` (see `workflow runs`)"),
+        ByName::No => anyhow::bail!("no run `{arg}` (see `{} runs`)", super::run::program()),
         ByName::Resumable => match store.latest_resumable(arg)? {
             Some(id) => Ok(id),
             None => anyhow::bail!("no run `{arg}`, and no resumable run of a workflow named `{arg}`"),

@@ -96,8 +96,9 @@ impl<S: Store> Executor<S> {
                             return Ok(Before::Fail(ActionFailure::new(format!("{} refused consent for `{permission}`{comment}", answer.operator))));
                         }
                         Reply::TimedOut | Reply::Unanswered => {
+                            let program = crate::human::program_name();
                             let reason = format!(
-                                "step `{}` needs consent for `{permission}`: give it with `workflow approve {run_id}` (or refuse with `workflow reject {run_id}`)",
+                                "step `{}` needs consent for `{permission}`: give it with `{program} approve {run_id}` (or refuse with `{program} reject {run_id}`)",
                                 ir_step.id
                             );
                             return Ok(Before::Wait(Some(Box::new(question)), reason));
@@ -128,8 +129,9 @@ impl<S: Store> Executor<S> {
                         }))))
                     }
                     Reply::TimedOut | Reply::Unanswered => {
+                        let program = crate::human::program_name();
                         let reason = format!(
-                            "waiting for approval at step `{}`: {} — approve with `workflow approve {run_id}` or reject with `workflow reject {run_id}`",
+                            "waiting for approval at step `{}`: {} — approve with `{program} approve {run_id}` or reject with `{program} reject {run_id}`",
                             ir_step.id, question.message
                         );
                         Ok(Before::Wait(Some(Box::new(question)), reason))
@@ -163,10 +165,11 @@ impl<S: Store> Executor<S> {
                         None => return Ok(Before::Fail(ActionFailure::new("no answer in time, and the prompt has no default"))),
                     },
                     Reply::Unanswered => {
+                        let program = crate::human::program_name();
                         let how = if spec.input_type == InputType::Password {
-                            format!("`workflow answer {run_id}` (asked at the terminal, not shown)")
+                            format!("`{program} answer {run_id}` (asked at the terminal, not shown)")
                         } else {
-                            format!("`workflow answer {run_id} VALUE`")
+                            format!("`{program} answer {run_id} VALUE`")
                         };
                         let reason = format!("waiting for an answer at step `{}`: {} — answer with {how}", ir_step.id, question.message);
                         return Ok(Before::Wait(Some(Box::new(question)), reason));

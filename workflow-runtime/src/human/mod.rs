@@ -194,6 +194,20 @@ pub trait Terminal: Send + Sync {
     fn ask(&self, request: &Request) -> Asked;
 }
 
+static PROGRAM: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// Names the program people type to answer a run (`workflow`, or a binary
+/// made by `workflow build` such as `hello-bot`), for the hints the runtime
+/// writes: "approve with `hello-bot approve RUN`". Set once, at start-up.
+pub fn set_program_name(name: impl Into<String>) {
+    let _ = PROGRAM.set(name.into());
+}
+
+/// The program named in hints to people: `workflow` unless [`set_program_name`] said otherwise.
+pub fn program_name() -> &'static str {
+    PROGRAM.get().map_or("workflow", String::as_str)
+}
+
 /// Now, as Unix milliseconds.
 pub fn now_ms() -> u64 {
     crate::store::memory::now_ms()

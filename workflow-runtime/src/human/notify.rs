@@ -20,8 +20,8 @@ pub fn payload(request: &Request) -> Value {
         "step": request.step_id,
         "message": request.message,
         "approvers": request.approvers,
-        "approve": format!("workflow approve {}", request.run_id),
-        "reject": format!("workflow reject {}", request.run_id),
+        "approve": format!("{} approve {}", super::program_name(), request.run_id),
+        "reject": format!("{} reject {}", super::program_name(), request.run_id),
     })
 }
 
