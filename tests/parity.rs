@@ -27,7 +27,7 @@ use std::path::Path;
 use workflow::language::expr::Type;
 use workflow::language::read::ReadOptions;
 use workflow::language::set::compile_paths;
-use workflow::{DynState, Interpreter, Machine, Outcome, State, Target, Transition, WorkflowIr};
+use workflow::{DynState, Interpreter, Machine, Outcome, RunFacts, State, Target, Transition, WorkflowIr};
 
 mod example {
     workflow::include_workflow!("examples/yaml-to-binary/workflows");
@@ -62,6 +62,7 @@ fn the_corpus_workflows_run_the_same_in_both_engines() {
     folder.check::<corpus::bounded_retry_loop::Machine>();
     folder.check::<corpus::every_action::Machine>();
     folder.check::<corpus::map_templates::Machine>();
+    folder.check::<corpus::run_context::Machine>();
     folder.check::<corpus::every_action_child::Machine>();
     // `slow` runs only where `Cargo.toml` is missing, and the tests run next to it.
     folder.check_all_but::<corpus::predicates::Machine>(&["slow"]);
@@ -242,6 +243,11 @@ fn run_both<M: Machine>(ir: &WorkflowIr, seed: u64) -> Run {
     let interpreter = Interpreter::new(ir);
     let mut machine = State::<M>::new();
     let mut dynamic = DynState::new(ir);
+    // Both read the same `run.*` facts; every other run was started by a parent.
+    let parent = (seed % 2 == 1).then(|| format!("parent-{seed}"));
+    let facts = RunFacts::new(&format!("0192f000-0000-7000-8000-{seed:012}"), M::NAME, parent.as_deref());
+    machine.run = facts.clone();
+    dynamic.run = facts;
     let mut machine_at = M::begin(&mut machine);
     let mut dynamic_at = interpreter.start(&mut dynamic);
     let (mut machine_trace, mut dynamic_trace) = (Vec::<String>::new(), Vec::<String>::new());

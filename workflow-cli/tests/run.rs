@@ -424,3 +424,46 @@ fn the_audit_record_has_an_anomaly_when_the_work_differs() {
     assert_eq!(anomalies[0]["actual"], 1);
     assert_eq!(run["status"], "completed", "an anomaly is recorded, it does not fail the run");
 }
+
+/// A workflow names its own run: `${run.id}` and friends in fields, a
+/// condition on `run.parent_id`, and the same facts in a shell step's environment.
+#[test]
+fn a_run_knows_its_id_name_start_and_parent() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = dir.path();
+    let store = dir.join("runs.db");
+    let facts = "echo \\\"${run.id} ${run.workflow} ${run.started_at} [${run.parent_id}]\\\" >> facts; echo \\\"$WORKFLOW_RUN_ID $WORKFLOW_NAME $WORKFLOW_STARTED_AT [$WORKFLOW_PARENT_RUN_ID]\\\" >> env";
+    write(
+        dir,
+        "workflows/parent.yaml",
+        &format!(
+            "name: parent\nsteps:\n  - id: facts\n    action: shell\n    command: \"{facts}\"\n  - id: child\n    action: run-workflow\n    workflow: kid\n"
+        ),
+    );
+    write(
+        dir,
+        "workflows/kid.yaml",
+        &format!(
+            "name: kid\nsteps:\n  - id: facts\n    action: shell\n    command: \"{facts}\"\n  - id: top\n    action: conditional\n    check: \"run.parent_id == ''\"\n    on-true: alone\n  - id: nested\n    action: shell\n    command: echo nested >> facts\n    next: done\n  - id: alone\n    action: shell\n    command: echo alone >> facts\n  - id: done\n    action: end\n"
+        ),
+    );
+    let (stdout, _) = support::expect_code(&mut workflow(dir, &store, &["run", "parent"]), 0);
+    let parent = support::run_id_in(&stdout);
+    let runs = support::runs_json(dir, &store);
+    let child = runs.iter().find(|r| r["workflow"] == "kid").expect("the child run")["id"].as_str().unwrap().to_string();
+    let written = lines(dir, "facts");
+    let started = |line: &str| line.split(' ').nth(2).unwrap_or_default().to_string();
+    assert_eq!(written.len(), 3, "{written:?}");
+    assert!(written[0].starts_with(&format!("{parent} parent ")) && written[0].ends_with(" []"), "{written:?}");
+    assert!(written[1].starts_with(&format!("{child} kid ")) && written[1].ends_with(&format!(" [{parent}]")), "{written:?}");
+    assert_eq!(written[2], "nested", "the child took the branch for a run with a parent");
+    // The start: the UTC time in the run's id, second-precise.
+    let stamp = started(&written[0]);
+    assert!(stamp.len() == 20 && stamp.ends_with('Z') && stamp.as_bytes()[10] == b'T', "{stamp}");
+    // The shell environment says the same.
+    assert_eq!(lines(dir, "env"), written[..2].to_vec());
+
+    // Alone, the child takes the other branch.
+    support::expect_code(&mut workflow(dir, &store, &["run", "kid"]), 0);
+    assert_eq!(lines(dir, "facts").last().map(String::as_str), Some("alone"));
+}

@@ -258,6 +258,7 @@ pub fn canonical_path(scope: &Scope, resolved: &Resolved) -> Vec<String> {
         }
         Resolved::Iteration => vec!["iteration".to_string()],
         Resolved::Status => vec!["status".to_string()],
+        Resolved::Run { field } => vec!["run".to_string(), field.to_string()],
         Resolved::Metric { when, name } => vec![when.to_string(), name.clone()],
     }
 }

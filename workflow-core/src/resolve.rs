@@ -1,12 +1,16 @@
 //! What a name in a condition or `${..}` refers to, and whether it can be
 //! read where it is written: a variable (assigned on every path?), a step's
-//! output (has that step surely completed?), or a run fact (`iteration`,
-//! `status`, `delta.*`).
+//! output (has that step surely completed?), a run fact (`iteration`,
+//! `status`, `delta.*`), or the run itself (`run.id`, `run.workflow`,
+//! `run.started_at`, `run.parent_id`).
 
 use crate::analysis::{output_type, Dominance, Graph};
 use crate::expr::Type;
 use crate::model::Workflow;
 use std::collections::HashMap;
+
+/// The fields of the read-only `run` context, in steps' fields and conditions.
+pub const RUN_FIELDS: [&str; 4] = ["id", "workflow", "started_at", "parent_id"];
 
 /// Where an expression is evaluated.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -44,6 +48,11 @@ pub enum Resolved {
     Iteration,
     /// The run's final status (`completed`, `failed`).
     Status,
+    /// A fact of the run itself: `run.id`, `run.workflow`, `run.started_at`, `run.parent_id` (text).
+    Run {
+        /// One of [`RUN_FIELDS`].
+        field: &'static str,
+    },
     /// A snapshot metric: `before`, `after` or `delta`.
     Metric {
         /// `before`, `after` or `delta`.
@@ -153,6 +162,13 @@ impl<'w> Scope<'w> {
                 }
                 if path.len() == 1 {
                     return self.resolve_name(first, step, site);
+                }
+                // `run.FIELD`, unless a step or variable of this workflow is itself called `run`.
+                if first == "run" && !self.ids.contains_key(first) && !self.vars.iter().any(|v| v.name == first) {
+                    return match (RUN_FIELDS.iter().find(|f| **f == path[1]), path.len()) {
+                        (Some(field), 2) => Ok(Resolved::Run { field }),
+                        _ => Err(ResolveError::Undefined { candidates: RUN_FIELDS.iter().map(|f| format!("run.{f}")).collect() }),
+                    };
                 }
                 if self.ids.contains_key(first) {
                     return self.output(first, &path[1..], site);
@@ -264,6 +280,7 @@ impl<'w> Scope<'w> {
     /// Names that can be read at a site, for "did you mean".
     fn candidates(&self, step: usize, site: Site) -> Vec<String> {
         let mut out: Vec<String> = self.vars.iter().map(|v| v.name.clone()).collect();
+        out.extend(RUN_FIELDS.iter().map(|f| format!("run.{f}")));
         let node = site_node(step, site);
         for dominator in self.dominance.dominators(node).filter(|d| d % 2 == 1) {
             let s = &self.workflow.steps[dominator / 2];
@@ -281,7 +298,7 @@ impl<'w> Scope<'w> {
             Resolved::Var { .. } => Type::Any,
             Resolved::Output { ty, .. } => *ty,
             Resolved::Iteration => Type::Int,
-            Resolved::Status => Type::String,
+            Resolved::Status | Resolved::Run { .. } => Type::String,
             Resolved::Metric { .. } => Type::Any,
         }
     }

@@ -38,3 +38,22 @@ fn errors_come_with_a_stub_module() {
     assert!(out.contains("names no step"), "{out}");
     assert!(out.contains("mod broken"), "the stub keeps `broken::Machine` usable: {out}");
 }
+
+/// The `run` context is checked like any name in `workflow!` too, and read by the generated machine.
+#[test]
+fn the_run_context_is_checked_and_compiled_in_the_dsl() {
+    let ok = expand(
+        r#"name: "named", steps: [
+            tag: shell { command: "git tag run-${run.id} # ${run.workflow} ${run.started_at}" },
+            child: conditional { check: "run.parent_id == ''", on_true: done },
+            other: shell { command: "echo started by ${run.parent_id}" },
+            done: end {},
+        ]"#,
+    );
+    assert!(!ok.contains("compile_error"), "{ok}");
+    assert!(ok.contains("state . run . parent_id"), "the generated condition reads the run's facts: {ok}");
+    let typo = expand(r#"name: "typo", steps: [ tag: shell { command: "echo ${run.idd}" } ]"#);
+    assert!(typo.contains("compile_error") && typo.contains("did you mean `run.id`"), "{typo}");
+    let typed = expand(r#"name: "typed", steps: [ a: shell { command: "echo", check: "run.started_at > 3", on_true: a, max_iterations: 2 } ]"#);
+    assert!(typed.contains("compile_error") && typed.contains("type"), "comparing text to a number is a build error: {typed}");
+}

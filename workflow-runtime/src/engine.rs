@@ -55,6 +55,10 @@ pub trait Engine: Send + Sync + 'static {
     fn variables(&self) -> Map<String, Value>;
     /// Assigns a variable by name (for actions that write one: `set-variable`, `load-variable`, `output:`).
     fn assign(&mut self, name: &str, value: Value) -> Result<(), String>;
+    /// Tells the workflow about its run (`run.id`...): once it has an id, and again after a restore.
+    fn set_run(&mut self, facts: crate::machine::RunFacts);
+    /// What the workflow knows about its run.
+    fn run(&self) -> &crate::machine::RunFacts;
 }
 
 /// The IR interpreter as an engine (`workflow run file.yaml`).
@@ -135,12 +139,14 @@ impl Engine for IrEngine {
                 *slot = c.as_u64().and_then(|c| u32::try_from(c).ok()).ok_or("a stored counter is not a number")?;
             }
         }
+        fresh.run = std::mem::take(&mut self.state.run);
         self.state = fresh;
         Ok(())
     }
 
     fn lookup(&self, step: usize, path: &[String]) -> Option<Value> {
-        RunEnv { ir: &self.ir, step, variables: &self.state.variables, outputs: &self.state.outputs, counters: &self.state.counters }.lookup(path)
+        let state = &self.state;
+        RunEnv { ir: &self.ir, step, variables: &state.variables, outputs: &state.outputs, counters: &state.counters, run: &state.run }.lookup(path)
     }
 
     fn variables(&self) -> Map<String, Value> {
@@ -151,6 +157,14 @@ impl Engine for IrEngine {
         let index = self.ir.variables.iter().position(|v| v.name == name).ok_or_else(|| format!("no variable `{name}`"))?;
         self.state.variables[index] = crate::interpret::convert_to(&self.ir.variables[index], value)?;
         Ok(())
+    }
+
+    fn set_run(&mut self, facts: crate::machine::RunFacts) {
+        self.state.run = facts;
+    }
+
+    fn run(&self) -> &crate::machine::RunFacts {
+        &self.state.run
     }
 }
 
@@ -178,6 +192,7 @@ impl<M: Machine> MachineEngine<M> {
     fn as_dyn(&self) -> Option<IrEngine> {
         let mut engine = IrEngine::new(self.ir.clone());
         engine.restore(&self.state()).ok()?;
+        engine.set_run(self.state.run.clone());
         Some(engine)
     }
 }
@@ -229,7 +244,9 @@ impl<M: Machine> Engine for MachineEngine<M> {
         // interpreter (which stores only outputs of steps that ran) fits too.
         let mut merged = serde_json::to_value(State::<M>::new()).map_err(|e| e.to_string())?;
         overlay(&mut merged, state);
+        let run = std::mem::take(&mut self.state.run);
         self.state = serde_json::from_value(merged).map_err(|e| format!("the stored state does not fit workflow `{}`: {e}", M::NAME))?;
+        self.state.run = run;
         Ok(())
     }
 
@@ -251,6 +268,14 @@ impl<M: Machine> Engine for MachineEngine<M> {
         *slot = crate::interpret::convert_to(&self.ir.variables[index], value)?;
         self.state.variables = serde_json::from_value(vars).map_err(|e| e.to_string())?;
         Ok(())
+    }
+
+    fn set_run(&mut self, facts: crate::machine::RunFacts) {
+        self.state.run = facts;
+    }
+
+    fn run(&self) -> &crate::machine::RunFacts {
+        &self.state.run
     }
 }
 

@@ -19,13 +19,21 @@ pub struct DynState {
     pub outputs: Vec<Option<Value>>,
     /// Per step: jumps made by a loop step, or visits of a step with `max_visits`.
     pub counters: Vec<u32>,
+    /// The run itself (`${run.id}`...), set by the executor; not part of the stored state.
+    #[serde(skip)]
+    pub run: crate::machine::RunFacts,
 }
 
 impl DynState {
     /// The state before the first step: declared defaults, and the zero value
     /// of its type for a variable without one (as a generated machine has).
     pub fn new(ir: &WorkflowIr) -> DynState {
-        DynState { variables: ir.variables.iter().map(initial_value).collect(), outputs: vec![None; ir.steps.len()], counters: vec![0; ir.steps.len()] }
+        DynState {
+            variables: ir.variables.iter().map(initial_value).collect(),
+            outputs: vec![None; ir.steps.len()],
+            counters: vec![0; ir.steps.len()],
+            run: crate::machine::RunFacts::default(),
+        }
     }
 }
 
@@ -169,7 +177,7 @@ impl<'a> Interpreter<'a> {
     where
         'a: 's,
     {
-        RunEnv { ir: self.ir, step, variables: &state.variables, outputs: &state.outputs, counters: &state.counters }
+        RunEnv { ir: self.ir, step, variables: &state.variables, outputs: &state.outputs, counters: &state.counters, run: &state.run }
     }
 
     fn holds(&self, state: &DynState, step: usize, condition: &Expr) -> Result<bool, EvalError> {
@@ -289,6 +297,8 @@ pub(crate) struct RunEnv<'s> {
     pub(crate) outputs: &'s [Option<Value>],
     /// Counters by step index.
     pub(crate) counters: &'s [u32],
+    /// The run itself (`run.id`...).
+    pub(crate) run: &'s crate::machine::RunFacts,
 }
 
 impl RunEnv<'_> {
@@ -322,6 +332,7 @@ impl Env for RunEnv<'_> {
             [kind, name, rest @ ..] if kind == "var" => (self.variable(name)?, rest),
             [kind, id, field, rest @ ..] if kind == "step" => (self.output(id, field)?, rest),
             [name] if name == "iteration" => return self.counters.get(self.step).map(|&n| Value::from(n)),
+            [kind, field] if kind == "run" => return self.run.field(field),
             _ => return None,
         };
         descend(value, rest).cloned()

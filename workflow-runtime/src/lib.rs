@@ -65,6 +65,6 @@ pub mod store;
 pub mod __private;
 
 pub use interpret::{DynState, Interpreter};
-pub use machine::{ActionError, ActionFuture, ActionInput, CustomAction, FailReason, Machine, State, Transition};
+pub use machine::{ActionError, ActionFuture, ActionInput, CustomAction, FailReason, Machine, RunFacts, State, Transition};
 pub use workflow_core::ir;
 pub use workflow_core::ir::{Outcome, Target, WorkflowIr};

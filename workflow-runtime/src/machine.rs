@@ -79,13 +79,79 @@ pub struct State<M: Machine> {
     pub outputs: M::Outputs,
     /// One counter per step: jumps made by a loop step, or visits of a step with `max-iterations`.
     pub counters: Vec<u32>,
+    /// The run itself (`${run.id}`...): set by the executor, never stored (the run's record says it).
+    #[serde(skip)]
+    pub run: RunFacts,
 }
 
 impl<M: Machine> State<M> {
     /// The state before the first step.
     pub fn new() -> State<M> {
-        State { variables: M::initial_variables(), outputs: M::Outputs::default(), counters: vec![0; M::STEP_COUNT] }
+        State { variables: M::initial_variables(), outputs: M::Outputs::default(), counters: vec![0; M::STEP_COUNT], run: RunFacts::default() }
     }
+}
+
+/// What a workflow can read about its own run, as `run.id`, `run.workflow`,
+/// `run.started_at` and `run.parent_id` (all text; `parent_id` is empty
+/// for a run nothing started). Shell steps get them as `WORKFLOW_RUN_ID`,
+/// `WORKFLOW_NAME`, `WORKFLOW_STARTED_AT` and `WORKFLOW_PARENT_RUN_ID`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RunFacts {
+    /// The run's id.
+    pub id: String,
+    /// The workflow's name.
+    pub workflow: String,
+    /// When the run started, in UTC: `2025-05-01T09:30:00Z` (the time in its id).
+    pub started_at: String,
+    /// The run that started this one (`run-workflow`, `on-completion`), or empty.
+    pub parent_id: String,
+}
+
+impl RunFacts {
+    /// The fields a workflow may read, as `run.FIELD`.
+    pub const FIELDS: [&'static str; 4] = workflow_core::resolve::RUN_FIELDS;
+
+    /// The facts of run `id` (a time-ordered UUID, whose time is the start) of `workflow`.
+    pub fn new(id: &str, workflow: &str, parent_id: Option<&str>) -> RunFacts {
+        let started_ms = uuid::Uuid::parse_str(id).ok().and_then(|u| u.get_timestamp()).map(|t| {
+            let (secs, nanos) = t.to_unix();
+            secs * 1000 + u64::from(nanos / 1_000_000)
+        });
+        RunFacts {
+            id: id.to_string(),
+            workflow: workflow.to_string(),
+            started_at: started_ms.map(rfc3339).unwrap_or_default(),
+            parent_id: parent_id.unwrap_or_default().to_string(),
+        }
+    }
+
+    /// `run.FIELD` as a value.
+    pub fn field(&self, name: &str) -> Option<serde_json::Value> {
+        let text = match name {
+            "id" => &self.id,
+            "workflow" => &self.workflow,
+            "started_at" => &self.started_at,
+            "parent_id" => &self.parent_id,
+            _ => return None,
+        };
+        Some(serde_json::Value::String(text.clone()))
+    }
+}
+
+/// Unix milliseconds as `YYYY-MM-DDTHH:MM:SSZ` (UTC; the civil date from days, as in Howard Hinnant's algorithm).
+fn rfc3339(ms: u64) -> String {
+    let secs = ms / 1000;
+    let (days, rest) = (secs / 86_400, secs % 86_400);
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", rest / 3600, rest % 3600 / 60, rest % 60)
 }
 
 impl<M: Machine> Default for State<M> {
@@ -97,13 +163,18 @@ impl<M: Machine> Default for State<M> {
 // Written out because a derive would require `M: Clone + Debug + PartialEq`.
 impl<M: Machine> Clone for State<M> {
     fn clone(&self) -> State<M> {
-        State { variables: self.variables.clone(), outputs: self.outputs.clone(), counters: self.counters.clone() }
+        State { variables: self.variables.clone(), outputs: self.outputs.clone(), counters: self.counters.clone(), run: self.run.clone() }
     }
 }
 
 impl<M: Machine> Debug for State<M> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("State").field("variables", &self.variables).field("outputs", &self.outputs).field("counters", &self.counters).finish()
+        f.debug_struct("State")
+            .field("variables", &self.variables)
+            .field("outputs", &self.outputs)
+            .field("counters", &self.counters)
+            .field("run", &self.run)
+            .finish()
     }
 }
 
@@ -166,3 +237,22 @@ pub type ActionFuture = Pin<Box<dyn Future<Output = Result<serde_json::Value, Ac
 
 /// A custom action implemented in Rust (`async fn(ActionInput) -> Result<serde_json::Value, ActionError>`).
 pub type CustomAction = fn(ActionInput) -> ActionFuture;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_start_of_a_run_is_the_time_in_its_id() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(951_782_400_000), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339(1_746_091_845_999), "2025-05-01T09:30:45Z");
+        // UUID v7 0192...: its first 48 bits are the Unix milliseconds.
+        let facts = RunFacts::new("01968af2-8e6f-7000-8000-000000000000", "deploy", None);
+        assert_eq!(facts.started_at, rfc3339(0x01968af28e6f));
+        assert_eq!((facts.workflow.as_str(), facts.parent_id.as_str()), ("deploy", ""));
+        assert_eq!(facts.field("id"), Some(serde_json::json!("01968af2-8e6f-7000-8000-000000000000")));
+        assert_eq!(facts.field("nope"), None);
+        assert_eq!(RunFacts::new("not-a-uuid", "w", Some("p")).started_at, "");
+    }
+}

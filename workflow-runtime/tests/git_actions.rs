@@ -94,6 +94,7 @@ fn ctx(repo: &Path, step: &str, params: Value) -> StepContext {
         variables: Default::default(),
         cwd: repo.to_path_buf(),
         attempt: 1,
+        run: Default::default(),
     }
 }
 

@@ -353,6 +353,7 @@ fn step(action: &str, cwd: &Path, params: Value) -> StepContext {
         variables: Map::new(),
         cwd: cwd.to_path_buf(),
         attempt: 1,
+        run: Default::default(),
     }
 }
 

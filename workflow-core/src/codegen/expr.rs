@@ -107,7 +107,7 @@ impl Translator<'_> {
         }
     }
 
-    /// A resolved path: `var.NAME`, `step.ID.FIELD` or `iteration`.
+    /// A resolved path: `var.NAME`, `step.ID.FIELD`, `iteration` or `run.FIELD`.
     fn path(&self, path: &[String]) -> Option<Typed> {
         let layout = self.layout;
         let (ty, tokens) = match path {
@@ -130,6 +130,10 @@ impl Translator<'_> {
             [name] if name == "iteration" => {
                 let index = Lit::usize_unsuffixed(self.step);
                 (Ty::Int, quote!(::core::primitive::i64::from(state.counters[#index])))
+            }
+            [kind, field] if kind == "run" && crate::resolve::RUN_FIELDS.contains(&field.as_str()) => {
+                let field = super::names::ident(field);
+                (Ty::Str, quote!(state.run.#field))
             }
             _ => return None,
         };

@@ -41,6 +41,8 @@ pub struct StepContext {
     pub cwd: PathBuf,
     /// Which attempt this is (1 for the first).
     pub attempt: u32,
+    /// The run itself (exported to shell steps as `WORKFLOW_RUN_ID`, `WORKFLOW_NAME`, ...).
+    pub run: crate::machine::RunFacts,
 }
 
 impl StepContext {

@@ -38,6 +38,8 @@ impl Action for Shell {
             for (i, value) in ctx.command_refs.iter().enumerate() {
                 cmd.env(ref_var(i + 1), value);
             }
+            // The run itself (`WORKFLOW_RUN_ID` is set with the process group, whose processes it marks).
+            cmd.env("WORKFLOW_NAME", &ctx.run.workflow).env("WORKFLOW_STARTED_AT", &ctx.run.started_at).env("WORKFLOW_PARENT_RUN_ID", &ctx.run.parent_id);
             // In a process group of its own, killed with the step (timeout, `cancel --now`) and with the driver.
             let out = crate::step_processes::output(cmd, &ctx.run_id).await.map_err(|e| ActionFailure::new(format!("cannot start `sh`: {e}")))?;
             let exit_code = out.status.code().map_or(-1, i64::from);

@@ -115,6 +115,7 @@ impl<S: Store> Executor<S> {
     async fn create(&self, engine: &mut dyn Engine, start: StartOptions) -> Result<(String, Next, Option<StepStart>, RunModels), RunError> {
         let run_id = uuid::Uuid::now_v7().to_string();
         let ir = engine.ir().clone();
+        engine.set_run(crate::machine::RunFacts::new(&run_id, &ir.name, start.parent_run_id.as_deref()));
         // Every model the workflow names must resolve before anything is recorded.
         let mut run = RunModels::default();
         if let Some(models) = &self.options.models {
@@ -199,6 +200,7 @@ impl<S: Store> Executor<S> {
             }
         }
         engine.restore(&record.state).map_err(|message| RunError::State { run: record.id.clone(), message })?;
+        engine.set_run(crate::machine::RunFacts::new(&record.id, &record.workflow, record.parent_run_id.as_deref()));
         let span = tracing::info_span!("run", run = %record.id, workflow = %ir.name);
         // Steps go on in the directory the run started in, unless told otherwise.
         let cwd = options.cwd.clone().or_else(|| record.cwd.clone().map(PathBuf::from)).unwrap_or_else(|| self.options.cwd.clone());

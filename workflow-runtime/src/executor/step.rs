@@ -53,6 +53,7 @@ impl<S: Store> Executor<S> {
             variables: engine.variables(),
             cwd: self.options.cwd.clone(),
             attempt: 1,
+            run: engine.run().clone(),
         };
         let mut last = None;
         for attempt in 1..=attempts {
