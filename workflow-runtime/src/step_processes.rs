@@ -20,10 +20,10 @@
 //! resume on the same host ends what is left of it ([`end_leftovers`])
 //! before running the step again, should the watcher itself have been killed.
 
+use std::cell::Cell;
 use std::future::Future;
 use std::process::{Output, Stdio};
 use tokio::process::{ChildStdin, Command};
-use tokio::sync::mpsc::UnboundedSender;
 
 /// The variable every step process carries: the run it belongs to (also how
 /// [`end_leftovers`] recognizes a group as the run's, not a reused id's).
@@ -40,13 +40,19 @@ exec 3<&-
 exec sh -c \"$1\"";
 
 tokio::task_local! {
-    /// Where the executor hears of the process groups a step starts, to record them with the open step.
-    static GROUPS: UnboundedSender<u32>;
+    /// The latest process group a step started, for the executor to record
+    /// with the open step (a cell in the step's task: no allocation per step).
+    static GROUP: Cell<Option<u32>>;
 }
 
-/// Runs `step`, sending the id of every process group it starts to `groups`.
-pub(crate) async fn reporting_groups<F: Future>(groups: UnboundedSender<u32>, step: F) -> F::Output {
-    GROUPS.scope(groups, step).await
+/// Runs `watch`, in which [`take_reported`] gives the process groups the steps it polls start.
+pub(crate) async fn reporting_groups<F: Future>(watch: F) -> F::Output {
+    GROUP.scope(Cell::new(None), watch).await
+}
+
+/// The process group started since the last call, if any (inside [`reporting_groups`]).
+pub(crate) fn take_reported() -> Option<u32> {
+    GROUP.try_with(Cell::take).ok().flatten()
 }
 
 /// `sh -c COMMAND`, to be started with [`output`] (set its directory and environment as for any command).
@@ -67,7 +73,7 @@ pub(crate) async fn output(mut cmd: Command, run_id: &str) -> std::io::Result<Ou
     let mut child = cmd.spawn()?;
     let group = Group { id: child.id(), _lifeline: child.stdin.take() };
     if let Some(id) = group.id {
-        let _ = GROUPS.try_with(|groups| groups.send(id));
+        let _ = GROUP.try_with(|reported| reported.set(Some(id)));
     }
     let out = child.wait_with_output().await;
     drop(group);

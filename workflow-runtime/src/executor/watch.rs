@@ -1,11 +1,12 @@
-//! While a step runs: the process groups it starts are recorded with the
-//! open step, and `cancel --now` / `pause --now` from another process
-//! interrupt it (dropping the step kills its process groups: see
-//! `step_processes`).
+//! While a step runs: every 200 ms, the process group it started last is
+//! recorded with the open step, and a `cancel --now` / `pause --now` from
+//! another process interrupts it (dropping the step kills its process
+//! groups: see `step_processes`).
 
 use super::Executor;
 use crate::store::{Control, StepProcess, Store, StoreError};
 use std::future::Future;
+use std::task::Poll;
 use std::time::Duration;
 
 /// How often a running step looks for a `--now` request. The first look is
@@ -23,30 +24,35 @@ pub(super) enum Watched<T> {
 impl<S: Store> Executor<S> {
     /// Runs `step` (execution `seq` of run `run_id`) to its end, unless a `--now` request interrupts it first.
     pub(super) async fn watch_step<T>(&self, run_id: &str, seq: u64, step: impl Future<Output = T>) -> Result<Watched<T>, StoreError> {
-        let (groups, mut started) = tokio::sync::mpsc::unbounded_channel();
-        let step = crate::step_processes::reporting_groups(groups, step);
-        tokio::pin!(step);
-        let mut poll = tokio::time::interval_at(tokio::time::Instant::now() + CONTROL_POLL, CONTROL_POLL);
-        poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                biased;
-                done = &mut step => return Ok(Watched::Done(done)),
-                Some(group) = started.recv() => {
-                    let process = StepProcess { seq, host: self.owner.host.clone(), group };
-                    // Kept going on failure: the watcher still ends the group with this driver; only the resume-time cleanup lacks it.
-                    if let Err(e) = self.store.record_process(run_id, &self.owner.id, process).await {
-                        tracing::warn!(error = %e, group, "could not record the step's process group");
-                    }
-                }
-                _ = poll.tick() => {
-                    let control = self.store.pending_control(run_id)?;
-                    if control.is_now() {
-                        return Ok(Watched::Interrupted(control));
+        crate::step_processes::reporting_groups(async {
+            let mut step = std::pin::pin!(step);
+            // Most steps end at their first poll (routing, quick actions): they cost no timer.
+            if let Poll::Ready(done) = std::future::poll_fn(|cx| Poll::Ready(step.as_mut().poll(cx))).await {
+                return Ok(Watched::Done(done));
+            }
+            let mut look = std::pin::pin!(tokio::time::sleep(CONTROL_POLL));
+            loop {
+                tokio::select! {
+                    biased;
+                    done = &mut step => return Ok(Watched::Done(done)),
+                    () = &mut look => {
+                        if let Some(group) = crate::step_processes::take_reported() {
+                            let process = StepProcess { seq, host: self.owner.host.clone(), group };
+                            // Kept going on failure: the watcher still ends the group with this driver; only the resume-time cleanup lacks it.
+                            if let Err(e) = self.store.record_process(run_id, &self.owner.id, process).await {
+                                tracing::warn!(error = %e, group, "could not record the step's process group");
+                            }
+                        }
+                        let control = self.store.pending_control(run_id)?;
+                        if control.is_now() {
+                            return Ok(Watched::Interrupted(control));
+                        }
+                        look.as_mut().reset(tokio::time::Instant::now() + CONTROL_POLL);
                     }
                 }
             }
-        }
+        })
+        .await
     }
 
     /// Before an interrupted step runs again: ends what its dead driver left
