@@ -28,26 +28,27 @@ pub struct Diagnostic {
     pub message: String,
     /// The offending token.
     pub span: Span,
-    /// A short label shown under the token.
-    pub label: Option<String>,
+    /// A short label shown under the token (a boxed `str`, to keep errors small).
+    pub label: Option<Box<str>>,
     /// How to fix it (for example "did you mean `command`?").
     pub help: Option<String>,
     /// The text the span points into, when it is a text.
     pub source: Option<Arc<Source>>,
     /// More tokens worth seeing, each with a short label (shown with the
-    /// source line when the text is known; a `workflow!` error shows the primary token only).
-    pub also: Vec<(Span, String)>,
+    /// source line when the text is known; a `workflow!` error shows the
+    /// primary token only). Boxed: most diagnostics have none, and errors stay small.
+    pub also: Box<Vec<(Span, String)>>,
 }
 
 impl Diagnostic {
     /// An error at `span`.
     pub fn error(span: Span, message: impl Into<String>) -> Diagnostic {
-        Diagnostic { message: message.into(), span, label: None, help: None, source: None, also: Vec::new() }
+        Diagnostic { message: message.into(), span, label: None, help: None, source: None, also: Box::default() }
     }
 
     /// Adds a label under the token.
     pub fn label(mut self, label: impl Into<String>) -> Diagnostic {
-        self.label = Some(label.into());
+        self.label = Some(label.into().into_boxed_str());
         self
     }
 
@@ -103,10 +104,10 @@ impl Diagnostic {
             // Whole characters only: the renderer slices the text at these bytes.
             let mut annotation = AnnotationKind::Primary.span(t.char_range(&src.text));
             if let Some(label) = &self.label {
-                annotation = annotation.label(label.as_str());
+                annotation = annotation.label(&**label);
             }
             let mut snippet = Snippet::source(src.text.as_str()).path(src.path.as_str()).annotation(annotation);
-            for (span, label) in &self.also {
+            for (span, label) in self.also.iter() {
                 if let Span::Text(t) = span {
                     snippet = snippet.annotation(AnnotationKind::Context.span(t.char_range(&src.text)).label(label.as_str()));
                 }
