@@ -176,11 +176,9 @@ fn cancel_without_now_lets_the_step_finish() {
 /// The process group recorded with the run's open step.
 fn recorded_group(store: &Path, run: &str) -> Option<i32> {
     let conn = rusqlite::Connection::open_with_flags(store, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).ok()?;
-    conn.query_row(
-        "SELECT e.process_group FROM runs r JOIN step_events e ON e.run_id = r.id AND e.seq = r.open_seq WHERE r.id = ?1",
-        [run],
-        |row| row.get::<_, Option<i32>>(0),
-    )
+    conn.query_row("SELECT e.process_group FROM runs r JOIN step_events e ON e.run_id = r.id AND e.seq = r.open_seq WHERE r.id = ?1", [run], |row| {
+        row.get::<_, Option<i32>>(0)
+    })
     .ok()
     .flatten()
 }

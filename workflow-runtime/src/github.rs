@@ -226,15 +226,7 @@ impl GitHub {
             .user_agent(concat!("workflow/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| GitHubError::Network { api_url: settings.api_url.clone(), message: format!("cannot build the HTTP client: {e}") })?;
-        Ok(GitHub {
-            client,
-            api_url: settings.api_url.clone(),
-            owner: owner.to_string(),
-            name: name.to_string(),
-            token,
-            token_variable,
-            retry: settings.retry,
-        })
+        Ok(GitHub { client, api_url: settings.api_url.clone(), owner: owner.to_string(), name: name.to_string(), token, token_variable, retry: settings.retry })
     }
 
     /// `owner/name`.

@@ -555,8 +555,15 @@ async fn quick_github(server: &MockServer, var: &str) -> GitHub {
 async fn reads_are_retried_after_server_errors() {
     let server = MockServer::start().await;
     json_api("GET", "/repos/acme/widgets/pulls/7").respond_with(ResponseTemplate::new(502)).up_to_n_times(1).mount(&server).await;
-    json_api("GET", "/repos/acme/widgets/pulls/7").respond_with(ResponseTemplate::new(503).insert_header("retry-after", "0")).up_to_n_times(1).mount(&server).await;
-    json_api("GET", "/repos/acme/widgets/pulls/7").respond_with(ResponseTemplate::new(200).set_body_json(pr_json(7, "feature", "open", false))).mount(&server).await;
+    json_api("GET", "/repos/acme/widgets/pulls/7")
+        .respond_with(ResponseTemplate::new(503).insert_header("retry-after", "0"))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    json_api("GET", "/repos/acme/widgets/pulls/7")
+        .respond_with(ResponseTemplate::new(200).set_body_json(pr_json(7, "feature", "open", false)))
+        .mount(&server)
+        .await;
 
     let pr = quick_github(&server, "WF_TEST_GH_RETRY_GET").await.pull_request(7).await.unwrap();
     assert_eq!(pr.number, 7);
@@ -587,7 +594,11 @@ async fn opening_a_pull_request_is_not_repeated_after_a_server_error() {
 async fn rate_limited_requests_wait_and_go_again() {
     let server = MockServer::start().await;
     let secondary = json!({ "message": "You have exceeded a secondary rate limit. Please wait a few minutes before you try again." });
-    json_api("POST", PULLS).respond_with(ResponseTemplate::new(403).insert_header("retry-after", "0").set_body_json(secondary)).up_to_n_times(1).mount(&server).await;
+    json_api("POST", PULLS)
+        .respond_with(ResponseTemplate::new(403).insert_header("retry-after", "0").set_body_json(secondary))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
     json_api("POST", PULLS).respond_with(ResponseTemplate::new(429).insert_header("retry-after", "0")).up_to_n_times(1).mount(&server).await;
     json_api("POST", PULLS).respond_with(ResponseTemplate::new(201).set_body_json(pr_json(8, "feature", "open", false))).mount(&server).await;
 

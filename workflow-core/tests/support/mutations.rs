@@ -40,8 +40,8 @@ fn yaml_files(dir: &Path, out: &mut Vec<PathBuf>) {
 
 /// Characters and pieces that have broken text handling before, or could.
 pub const INTERESTING: &[&str] = &[
-    "é", "éid", "\u{202e}", "\u{202d}", "\u{200b}", "\u{feff}", "e\u{301}", "漢字", "🚀", "İ", "ß", "ǅ", "\u{fffd}", "\t", "\r\n", "\r", "\n", "\n  - ",
-    ": ", ":", "- ", "\"", "'", "{", "}", "[", "]", "${", "${x}", "{{", "}}", "#", "&a ", "*a ", "!!str ", "---\n", "\\", "\0", " ",
+    "é", "éid", "\u{202e}", "\u{202d}", "\u{200b}", "\u{feff}", "e\u{301}", "漢字", "🚀", "İ", "ß", "ǅ", "\u{fffd}", "\t", "\r\n", "\r", "\n", "\n  - ", ": ",
+    ":", "- ", "\"", "'", "{", "}", "[", "]", "${", "${x}", "{{", "}}", "#", "&a ", "*a ", "!!str ", "---\n", "\\", "\0", " ",
 ];
 
 /// One change to a text, at a position given in thousandths of its length.
@@ -110,4 +110,3 @@ pub fn any_text() -> impl Strategy<Value = String> {
     let piece = prop_oneof![3 => any::<char>().prop_map(String::from), 2 => prop::sample::select(INTERESTING).prop_map(str::to_string)];
     prop::collection::vec(piece, 0..200).prop_map(|pieces| pieces.concat())
 }
-

@@ -318,7 +318,9 @@ impl<S: Store> Executor<S> {
                 self.store.set_status(run_id, &self.owner.id, RunStatus::Paused, Some(reason.clone()), None).await?;
                 Some(RunReport { run_id: run_id.to_string(), status: RunStatus::Paused, reason: Some(reason), trace: trace.to_vec(), children: Vec::new() })
             }
-            Control::Cancel | Control::CancelNow => Some(self.finish(run_id, engine, run, RunStatus::Cancelled, Some("cancelled on request".to_string()), trace.to_vec()).await?),
+            Control::Cancel | Control::CancelNow => {
+                Some(self.finish(run_id, engine, run, RunStatus::Cancelled, Some("cancelled on request".to_string()), trace.to_vec()).await?)
+            }
         })
     }
 }
