@@ -29,15 +29,15 @@ use tokio::process::{ChildStdin, Command};
 /// [`end_leftovers`] recognizes a group as the run's, not a reused id's).
 pub const RUN_ID_VAR: &str = "WORKFLOW_RUN_ID";
 
-/// Run by `sh -c` as the group's first process, with the step's command as
-/// `$1`: starts the watcher on the lifeline (standard input, moved to fd 3),
-/// then replaces itself with `sh -c COMMAND`, standard input from /dev/null.
-/// The watcher's output goes to /dev/null, so it never holds the step's
-/// output pipes open.
+/// Run by `sh -c` as the group's first process, with the program to run and
+/// its arguments as `$@`: starts the watcher on the lifeline (standard
+/// input, moved to fd 3), then replaces itself with the program, standard
+/// input from /dev/null. The watcher's output goes to /dev/null, so it never
+/// holds the step's output pipes open.
 const WATCHED: &str = "exec 3<&0 </dev/null
 (read -r _ <&3; kill -s KILL 0) >/dev/null 2>&1 &
 exec 3<&-
-exec sh -c \"$1\"";
+exec \"$@\"";
 
 tokio::task_local! {
     /// The latest process group a step started, for the executor to record
@@ -57,17 +57,28 @@ pub(crate) fn take_reported() -> Option<u32> {
 
 /// `sh -c COMMAND`, to be started with [`output`] (set its directory and environment as for any command).
 pub(crate) fn shell_command(command: &str) -> Command {
-    let mut cmd = Command::new("sh");
-    cmd.arg("-c").arg(WATCHED).arg("sh").arg(command);
+    let mut cmd = program_command("sh");
+    cmd.arg("-c").arg(command);
     cmd
 }
 
-/// Runs `cmd` (from [`shell_command`]) in a process group of its own, tagged
-/// with `run_id`, and collects its output. The group is killed when the
-/// command has exited (whatever it left running in the background), and when
-/// this future is dropped (a timeout, an interrupted step).
-pub(crate) async fn output(mut cmd: Command, run_id: &str) -> std::io::Result<Output> {
-    cmd.env(RUN_ID_VAR, run_id).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).kill_on_drop(true);
+/// `PROGRAM`, to be given its arguments and started with [`output`].
+pub(crate) fn program_command(program: &str) -> Command {
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c").arg(WATCHED).arg("sh").arg(program);
+    cmd
+}
+
+/// Runs `cmd` (from [`shell_command`] or [`program_command`]) in a process
+/// group of its own, tagged with `run_id` when given, and collects its
+/// output. The group is killed when the command has exited (whatever it left
+/// running in the background), and when this future is dropped (a timeout,
+/// an interrupted step).
+pub(crate) async fn output(mut cmd: Command, run_id: Option<&str>) -> std::io::Result<Output> {
+    if let Some(run_id) = run_id {
+        cmd.env(RUN_ID_VAR, run_id);
+    }
+    cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).kill_on_drop(true);
     #[cfg(unix)]
     cmd.process_group(0);
     let mut child = cmd.spawn()?;
@@ -161,7 +172,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut cmd = shell_command("(sleep 1; echo late > late.txt) >/dev/null 2>&1 & echo started");
         cmd.current_dir(dir.path());
-        let out = output(cmd, "test-run").await.unwrap();
+        let out = output(cmd, Some("test-run")).await.unwrap();
         assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "started");
         tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
         assert!(!dir.path().join("late.txt").exists(), "a process the step left in the background outlived it");
@@ -172,7 +183,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut cmd = shell_command("bash -c 'sleep 1; echo late > late.txt'");
         cmd.current_dir(dir.path());
-        let step = output(cmd, "test-run");
+        let step = output(cmd, Some("test-run"));
         assert!(tokio::time::timeout(std::time::Duration::from_millis(200), step).await.is_err());
         tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
         assert!(!dir.path().join("late.txt").exists(), "a grandchild outlived its timed-out step");

@@ -14,7 +14,6 @@
 use super::{Action, ActionFailure, ActionOutput, ActionResult, StepContext};
 use serde_json::{json, Map, Value};
 use std::path::Path;
-use std::process::Stdio;
 
 /// The `commit` action.
 pub struct Commit;
@@ -105,11 +104,10 @@ impl Ran {
 }
 
 async fn run(cwd: &Path, args: &[&str]) -> Result<Ran, ActionFailure> {
-    let mut cmd = tokio::process::Command::new("git");
+    let mut cmd = crate::step_processes::program_command("git");
     cmd.args(args).current_dir(cwd).env("GIT_TERMINAL_PROMPT", "0").env("GCM_INTERACTIVE", "never");
-    // A step that times out is dropped: its git must not outlive it.
-    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).kill_on_drop(true);
-    let out = cmd.output().await.map_err(|e| ActionFailure::new(format!("cannot start `git` in {}: {e}", cwd.display())))?;
+    // In a process group of its own: a step that times out takes git's ssh and hooks with it.
+    let out = crate::step_processes::output(cmd, None).await.map_err(|e| ActionFailure::new(format!("cannot start `git` in {}: {e}", cwd.display())))?;
     Ok(Ran {
         code: out.status.code().map_or(-1, i64::from),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),

@@ -41,7 +41,7 @@ impl Action for Shell {
             // The run itself (`WORKFLOW_RUN_ID` is set with the process group, whose processes it marks).
             cmd.env("WORKFLOW_NAME", &ctx.run.workflow).env("WORKFLOW_STARTED_AT", &ctx.run.started_at).env("WORKFLOW_PARENT_RUN_ID", &ctx.run.parent_id);
             // In a process group of its own, killed with the step (timeout, `cancel --now`) and with the driver.
-            let out = crate::step_processes::output(cmd, &ctx.run_id).await.map_err(|e| ActionFailure::new(format!("cannot start `sh`: {e}")))?;
+            let out = crate::step_processes::output(cmd, Some(&ctx.run_id)).await.map_err(|e| ActionFailure::new(format!("cannot start `sh`: {e}")))?;
             let exit_code = out.status.code().map_or(-1, i64::from);
             let output = json!({
                 "stdout": String::from_utf8_lossy(&out.stdout),
