@@ -123,6 +123,7 @@ pub fn main() -> ExitCode {
         }
     };
     outcome.unwrap_or_else(|e| {
+        commands::progress::end_line();
         eprintln!("error: {}", error_chain(&e));
         ExitCode::FAILURE
     })
