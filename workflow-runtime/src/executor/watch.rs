@@ -3,8 +3,13 @@
 //! another process interrupts it (dropping the step kills its process
 //! groups: see `step_processes`).
 
-use super::Executor;
-use crate::store::{Control, StepProcess, Store, StoreError};
+use super::{Executor, RunError, RunReport, StepReport};
+use crate::engine::Engine;
+use crate::models::RunModels;
+use crate::store::{Control, RunStatus, StepEnd, StepOutcome, StepProcess, Store, StoreError};
+use serde_json::json;
+use std::time::Instant;
+use workflow_core::ir::Target;
 use std::future::Future;
 use std::task::Poll;
 use std::time::Duration;
@@ -53,6 +58,55 @@ impl<S: Store> Executor<S> {
             }
         })
         .await
+    }
+
+    /// A step interrupted by `cancel --now` or `pause --now` (its processes
+    /// already killed): cancelled, it is recorded as failed and the run
+    /// finishes as cancelled; paused, it stays open and runs again on resume.
+    pub(super) async fn interrupted(
+        &self,
+        run_id: &str,
+        engine: &dyn Engine,
+        run: &RunModels,
+        (step, seq, began): (usize, u64, Instant),
+        control: Control,
+        trace: Vec<String>,
+    ) -> Result<RunReport, RunError> {
+        let step_id = &engine.ir().steps[step].id;
+        if !control.is_cancel() {
+            let reason = format!("paused on request, interrupting step `{step_id}` (it runs again on resume)");
+            self.store.set_status(run_id, &self.owner.id, RunStatus::Paused, Some(reason.clone()), None).await?;
+            return Ok(RunReport { run_id: run_id.to_string(), status: RunStatus::Paused, reason: Some(reason), trace, children: Vec::new() });
+        }
+        let error = "interrupted: the run was cancelled on request".to_string();
+        let duration_ms = began.elapsed().as_millis() as u64;
+        if let Some(progress) = &self.options.progress {
+            let action = engine.ir().steps[step].action.clone();
+            let output = json!({});
+            progress(&StepReport {
+                step_id: step_id.clone(),
+                action,
+                outcome: StepOutcome::Failed,
+                error: Some(error.clone()),
+                attempts: 1,
+                duration_ms,
+                output,
+            });
+        }
+        let end = StepEnd {
+            seq,
+            outcome: StepOutcome::Failed,
+            output: json!({}),
+            error: Some(error),
+            attempts: 1,
+            duration_ms,
+            state: self.store.is_durable().then(|| run.merge_into(engine.state())),
+            target: Target::Step(step),
+            next: None,
+        };
+        self.store.end_step(run_id, &self.owner.id, end).await?;
+        let reason = format!("cancelled on request, interrupting step `{step_id}`");
+        self.finish(run_id, engine, run, RunStatus::Cancelled, Some(reason), trace).await
     }
 
     /// Before an interrupted step runs again: ends what its dead driver left
