@@ -245,7 +245,7 @@ fn run_both<M: Machine>(ir: &WorkflowIr, seed: u64) -> Run {
     let mut dynamic = DynState::new(ir);
     // Both read the same `run.*` facts; every other run was started by a parent.
     let parent = (seed % 2 == 1).then(|| format!("parent-{seed}"));
-    let facts = RunFacts::new(&format!("0192f000-0000-7000-8000-{seed:012}"), M::NAME, parent.as_deref());
+    let facts = std::sync::Arc::new(RunFacts::new(&format!("0192f000-0000-7000-8000-{seed:012}"), M::NAME, parent.as_deref()));
     machine.run = facts.clone();
     dynamic.run = facts;
     let mut machine_at = M::begin(&mut machine);

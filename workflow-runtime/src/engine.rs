@@ -57,8 +57,8 @@ pub trait Engine: Send + Sync + 'static {
     fn assign(&mut self, name: &str, value: Value) -> Result<(), String>;
     /// Tells the workflow about its run (`run.id`...): once it has an id, and again after a restore.
     fn set_run(&mut self, facts: crate::machine::RunFacts);
-    /// What the workflow knows about its run.
-    fn run(&self) -> &crate::machine::RunFacts;
+    /// What the workflow knows about its run (shared: every step's context holds it).
+    fn run(&self) -> &Arc<crate::machine::RunFacts>;
 }
 
 /// The IR interpreter as an engine (`workflow run file.yaml`).
@@ -146,7 +146,7 @@ impl Engine for IrEngine {
 
     fn lookup(&self, step: usize, path: &[String]) -> Option<Value> {
         let state = &self.state;
-        RunEnv { ir: &self.ir, step, variables: &state.variables, outputs: &state.outputs, counters: &state.counters, run: &state.run }.lookup(path)
+        RunEnv { ir: &self.ir, step, variables: &state.variables, outputs: &state.outputs, counters: &state.counters, run: &*state.run }.lookup(path)
     }
 
     fn variables(&self) -> Map<String, Value> {
@@ -160,10 +160,10 @@ impl Engine for IrEngine {
     }
 
     fn set_run(&mut self, facts: crate::machine::RunFacts) {
-        self.state.run = facts;
+        self.state.run = Arc::new(facts);
     }
 
-    fn run(&self) -> &crate::machine::RunFacts {
+    fn run(&self) -> &Arc<crate::machine::RunFacts> {
         &self.state.run
     }
 }
@@ -192,7 +192,7 @@ impl<M: Machine> MachineEngine<M> {
     fn as_dyn(&self) -> Option<IrEngine> {
         let mut engine = IrEngine::new(self.ir.clone());
         engine.restore(&self.state()).ok()?;
-        engine.set_run(self.state.run.clone());
+        engine.state.run = self.state.run.clone();
         Some(engine)
     }
 }
@@ -271,10 +271,10 @@ impl<M: Machine> Engine for MachineEngine<M> {
     }
 
     fn set_run(&mut self, facts: crate::machine::RunFacts) {
-        self.state.run = facts;
+        self.state.run = Arc::new(facts);
     }
 
-    fn run(&self) -> &crate::machine::RunFacts {
+    fn run(&self) -> &Arc<crate::machine::RunFacts> {
         &self.state.run
     }
 }

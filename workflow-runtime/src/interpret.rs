@@ -21,7 +21,7 @@ pub struct DynState {
     pub counters: Vec<u32>,
     /// The run itself (`${run.id}`...), set by the executor; not part of the stored state.
     #[serde(skip)]
-    pub run: crate::machine::RunFacts,
+    pub run: std::sync::Arc<crate::machine::RunFacts>,
 }
 
 impl DynState {
@@ -32,7 +32,7 @@ impl DynState {
             variables: ir.variables.iter().map(initial_value).collect(),
             outputs: vec![None; ir.steps.len()],
             counters: vec![0; ir.steps.len()],
-            run: crate::machine::RunFacts::default(),
+            run: Default::default(),
         }
     }
 }

@@ -81,13 +81,13 @@ pub struct State<M: Machine> {
     pub counters: Vec<u32>,
     /// The run itself (`${run.id}`...): set by the executor, never stored (the run's record says it).
     #[serde(skip)]
-    pub run: RunFacts,
+    pub run: std::sync::Arc<RunFacts>,
 }
 
 impl<M: Machine> State<M> {
     /// The state before the first step.
     pub fn new() -> State<M> {
-        State { variables: M::initial_variables(), outputs: M::Outputs::default(), counters: vec![0; M::STEP_COUNT], run: RunFacts::default() }
+        State { variables: M::initial_variables(), outputs: M::Outputs::default(), counters: vec![0; M::STEP_COUNT], run: Default::default() }
     }
 }
 

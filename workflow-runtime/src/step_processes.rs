@@ -21,7 +21,6 @@
 //! before running the step again, should the watcher itself have been killed.
 
 use std::cell::Cell;
-use std::future::Future;
 use std::process::{Output, Stdio};
 use tokio::process::{ChildStdin, Command};
 
@@ -40,19 +39,19 @@ exec 3<&-
 exec \"$@\"";
 
 tokio::task_local! {
-    /// The latest process group a step started, for the executor to record
-    /// with the open step (a cell in the step's task: no allocation per step).
+    /// The process group a step started during one poll of it, for the
+    /// executor to record with the open step (a cell set for that poll only:
+    /// no allocation per step).
     static GROUP: Cell<Option<u32>>;
 }
 
-/// Runs `watch`, in which [`take_reported`] gives the process groups the steps it polls start.
-pub(crate) async fn reporting_groups<F: Future>(watch: F) -> F::Output {
-    GROUP.scope(Cell::new(None), watch).await
-}
-
-/// The process group started since the last call, if any (inside [`reporting_groups`]).
-pub(crate) fn take_reported() -> Option<u32> {
-    GROUP.try_with(Cell::take).ok().flatten()
+/// Runs `poll` (one poll of a step's future), and says which process group
+/// the step started meanwhile, if any.
+pub(crate) fn reporting_groups<R>(poll: impl FnOnce() -> R) -> (R, Option<u32>) {
+    GROUP.sync_scope(Cell::new(None), || {
+        let polled = poll();
+        (polled, GROUP.with(Cell::take))
+    })
 }
 
 /// `sh -c COMMAND`, to be started with [`output`] (set its directory and environment as for any command).

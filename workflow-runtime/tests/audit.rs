@@ -407,7 +407,8 @@ fn the_output_record_has_exactly_the_design_keys() {
 }
 
 #[test]
-fn the_operator_comes_from_the_environment() {
-    let from_env = ["WORKFLOW_OPERATOR", "USER", "USERNAME"].into_iter().filter_map(|k| std::env::var(k).ok()).find(|v| !v.trim().is_empty());
-    assert_eq!(operator(), from_env.map_or_else(|| "unknown".to_string(), |v| v.trim().to_string()));
+fn the_operator_comes_from_the_environment_else_the_system_account() {
+    let from_env = ["WORKFLOW_OPERATOR", "USER", "USERNAME", "LOGNAME"].into_iter().filter_map(|k| std::env::var(k).ok()).find(|v| !v.trim().is_empty());
+    let account = || String::from_utf8_lossy(&std::process::Command::new("id").arg("-un").output().unwrap().stdout).trim().to_string();
+    assert_eq!(operator(), from_env.map_or_else(account, |v| v.trim().to_string()));
 }

@@ -42,7 +42,7 @@ pub struct StepContext {
     /// Which attempt this is (1 for the first).
     pub attempt: u32,
     /// The run itself (exported to shell steps as `WORKFLOW_RUN_ID`, `WORKFLOW_NAME`, ...).
-    pub run: crate::machine::RunFacts,
+    pub run: Arc<crate::machine::RunFacts>,
 }
 
 impl StepContext {

@@ -360,14 +360,11 @@ impl<S: Store> Executor<S> {
                         });
                     }
                     let running = self.run_step(run_id, engine, step, handled_exit_codes.contains(&step), &run).instrument(span);
-                    if ROUTING.contains(&ir_step.action.as_str()) {
-                        running.await
-                    } else {
-                        match self.watch_step(run_id, start.seq, running).await? {
-                            watch::Watched::Done(result) => result,
-                            watch::Watched::Interrupted(control) => {
-                                return self.interrupted(run_id, &*engine, &run, (step, start.seq, began), control, trace).await;
-                            }
+                    match self.watch_step(run_id, start.seq, running).await? {
+                        watch::Watched::Done(result) => result,
+                        watch::Watched::Interrupted(control) => {
+                            // Boxed: rare, and its future would otherwise enlarge every run's.
+                            return Box::pin(self.interrupted(run_id, &*engine, &run, (step, start.seq, began), control, trace)).await;
                         }
                     }
                 }
@@ -573,9 +570,6 @@ impl<S: Store> Executor<S> {
         LeaseRenewal(handle)
     }
 }
-
-/// Steps that only route the run: they start no process and end at once, so nothing watches them.
-const ROUTING: &[&str] = &["conditional", "loop", "end", "set-variable"];
 
 /// An `on-completion` run to drive: its id, its engine, and where a new one starts (`None`: it existed, resume it).
 type Child = (String, Box<dyn Engine>, Option<(Next, Option<StepStart>, RunModels)>);

@@ -1,18 +1,23 @@
-//! While a step runs: every 200 ms, the process group it started last is
-//! recorded with the open step, and a `cancel --now` / `pause --now` from
-//! another process interrupts it (dropping the step kills its process
-//! groups: see `step_processes`).
+//! While a step runs: the process group it starts is recorded with the open
+//! step, and a `cancel --now` / `pause --now` from another process
+//! interrupts it (dropping the step kills its process groups: see
+//! `step_processes`).
+//!
+//! [`Watch`] is a future written out by hand rather than an `async fn`: it
+//! holds the step's future once, in place, so a run's future grows by a few
+//! words, not by a second copy of the step (10,000 waiting runs hold 10,000
+//! of them).
 
 use super::{Executor, RunError, RunReport, StepReport};
 use crate::engine::Engine;
 use crate::models::RunModels;
 use crate::store::{Control, RunStatus, StepEnd, StepOutcome, StepProcess, Store, StoreError};
 use serde_json::json;
-use std::time::Instant;
-use workflow_core::ir::Target;
 use std::future::Future;
-use std::task::Poll;
-use std::time::Duration;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+use workflow_core::ir::Target;
 
 /// How often a running step looks for a `--now` request. The first look is
 /// after this long, so short steps never pay for one.
@@ -26,40 +31,67 @@ pub(super) enum Watched<T> {
     Interrupted(Control),
 }
 
-impl<S: Store> Executor<S> {
-    /// Runs `step` (execution `seq` of run `run_id`) to its end, unless a `--now` request interrupts it first.
-    pub(super) async fn watch_step<T>(&self, run_id: &str, seq: u64, step: impl Future<Output = T>) -> Result<Watched<T>, StoreError> {
-        crate::step_processes::reporting_groups(async {
-            let mut step = std::pin::pin!(step);
-            // Most steps end at their first poll (routing, quick actions): they cost no timer.
-            if let Poll::Ready(done) = std::future::poll_fn(|cx| Poll::Ready(step.as_mut().poll(cx))).await {
-                return Ok(Watched::Done(done));
-            }
-            let mut look = std::pin::pin!(tokio::time::sleep(CONTROL_POLL));
-            loop {
-                tokio::select! {
-                    biased;
-                    done = &mut step => return Ok(Watched::Done(done)),
-                    () = &mut look => {
-                        if let Some(group) = crate::step_processes::take_reported() {
-                            let process = StepProcess { seq, host: self.owner.host.clone(), group };
-                            // Kept going on failure: the watcher still ends the group with this driver; only the resume-time cleanup lacks it.
-                            if let Err(e) = self.store.record_process(run_id, &self.owner.id, process).await {
-                                tracing::warn!(error = %e, group, "could not record the step's process group");
-                            }
-                        }
-                        let control = self.store.pending_control(run_id)?;
-                        if control.is_now() {
-                            return Ok(Watched::Interrupted(control));
-                        }
-                        look.as_mut().reset(tokio::time::Instant::now() + CONTROL_POLL);
-                    }
-                }
-            }
-        })
-        .await
-    }
+/// A write of the step's process group, under way.
+type Recording<'a> = Pin<Box<dyn Future<Output = Result<(), StoreError>> + Send + 'a>>;
 
+pin_project_lite::pin_project! {
+    /// Runs step future `F` (execution `seq` of run `run_id`) to its end, unless a `--now` request interrupts it first.
+    pub(super) struct Watch<'a, S: Store, F> {
+        #[pin]
+        step: F,
+        executor: &'a Executor<S>,
+        run_id: &'a str,
+        seq: u64,
+        // Made when the step first waits: a step that ends at once costs no timer.
+        look: Option<Pin<Box<tokio::time::Sleep>>>,
+        recording: Option<Recording<'a>>,
+    }
+}
+
+impl<S: Store> Executor<S> {
+    /// Watches `step`, execution `seq` of run `run_id`.
+    pub(super) fn watch_step<'a, F: Future>(&'a self, run_id: &'a str, seq: u64, step: F) -> Watch<'a, S, F> {
+        Watch { step, executor: self, run_id, seq, look: None, recording: None }
+    }
+}
+
+impl<'a, S: Store, F: Future> Future for Watch<'a, S, F> {
+    type Output = Result<Watched<F::Output>, StoreError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let (done, started) = crate::step_processes::reporting_groups(|| this.step.poll(cx));
+        if let Some(group) = started {
+            let executor = *this.executor;
+            let process = StepProcess { seq: *this.seq, host: executor.owner.host.clone(), group };
+            // A retry's group replaces the write of an earlier attempt's.
+            *this.recording = Some(Box::pin(executor.store.record_process(this.run_id, &executor.owner.id, process)));
+        }
+        if let Some(recording) = this.recording {
+            if let Poll::Ready(written) = recording.as_mut().poll(cx) {
+                // Kept going on failure: the watcher still ends the group with this driver; only the resume-time cleanup lacks it.
+                if let Err(e) = written {
+                    tracing::warn!(error = %e, "could not record the step's process group");
+                }
+                *this.recording = None;
+            }
+        }
+        if let Poll::Ready(done) = done {
+            return Poll::Ready(Ok(Watched::Done(done)));
+        }
+        let look = this.look.get_or_insert_with(|| Box::pin(tokio::time::sleep(CONTROL_POLL)));
+        while look.as_mut().poll(cx).is_ready() {
+            let control = this.executor.store.pending_control(this.run_id)?;
+            if control.is_now() {
+                return Poll::Ready(Ok(Watched::Interrupted(control)));
+            }
+            look.as_mut().reset(tokio::time::Instant::now() + CONTROL_POLL);
+        }
+        Poll::Pending
+    }
+}
+
+impl<S: Store> Executor<S> {
     /// A step interrupted by `cancel --now` or `pause --now` (its processes
     /// already killed): cancelled, it is recorded as failed and the run
     /// finishes as cancelled; paused, it stays open and runs again on resume.
@@ -83,15 +115,7 @@ impl<S: Store> Executor<S> {
         if let Some(progress) = &self.options.progress {
             let action = engine.ir().steps[step].action.clone();
             let output = json!({});
-            progress(&StepReport {
-                step_id: step_id.clone(),
-                action,
-                outcome: StepOutcome::Failed,
-                error: Some(error.clone()),
-                attempts: 1,
-                duration_ms,
-                output,
-            });
+            progress(&StepReport { step_id: step_id.clone(), action, outcome: StepOutcome::Failed, error: Some(error.clone()), attempts: 1, duration_ms, output });
         }
         let end = StepEnd {
             seq,

@@ -32,6 +32,8 @@ struct Run {
     definition: std::sync::Arc<str>,
     open_seq: Option<u64>,
     events: Vec<Event>,
+    /// The process group recorded for an execution (only the open one's is ever asked for).
+    process: Option<StepProcess>,
 }
 
 /// A step event without its run id (the map key already says it).
@@ -47,7 +49,6 @@ struct Event {
     started_at_ms: u64,
     ended_at_ms: Option<u64>,
     duration_ms: Option<u64>,
-    process: Option<StepProcess>,
 }
 
 impl Event {
@@ -63,7 +64,6 @@ impl Event {
             started_at_ms: now,
             ended_at_ms: None,
             duration_ms: None,
-            process: None,
         }
     }
 }
@@ -112,7 +112,7 @@ impl MemoryStore {
             finished_at_ms: None,
         };
         let events = new.first.into_iter().map(|first| Event::started(first, now)).collect();
-        runs.insert(new.id, Run { record, definition: new.definition, open_seq, events });
+        runs.insert(new.id, Run { record, definition: new.definition, open_seq, events, process: None });
         Ok(())
     }
 
@@ -260,10 +260,10 @@ impl Store for MemoryStore {
         let recorded = match runs.get_mut(run) {
             None => Err(StoreError::RunNotFound(run.to_owned())),
             Some(r) => check_lease(run, r.record.lease.as_ref(), owner).and_then(|()| {
-                let seq = process.seq;
-                let open = r.events.iter_mut().rev().find(|e| Some(e.seq) == r.open_seq && e.seq == seq);
-                let event = open.ok_or_else(|| StoreError::NotOpen { run: run.to_owned(), seq })?;
-                event.process = Some(process);
+                if r.open_seq != Some(process.seq) {
+                    return Err(StoreError::NotOpen { run: run.to_owned(), seq: process.seq });
+                }
+                r.process = Some(process);
                 Ok(())
             }),
         };
@@ -273,7 +273,7 @@ impl Store for MemoryStore {
     fn open_process(&self, run: &str) -> Result<Option<StepProcess>, StoreError> {
         let runs = self.lock();
         let Some(r) = runs.get(run) else { return Ok(None) };
-        Ok(r.open_seq.and_then(|seq| r.events.iter().rev().find(|e| e.seq == seq)).and_then(|e| e.process.clone()))
+        Ok(r.process.clone().filter(|p| Some(p.seq) == r.open_seq))
     }
 
     fn load_run(&self, run: &str) -> Result<Option<RunRecord>, StoreError> {
