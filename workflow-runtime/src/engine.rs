@@ -146,7 +146,7 @@ impl Engine for IrEngine {
 
     fn lookup(&self, step: usize, path: &[String]) -> Option<Value> {
         let state = &self.state;
-        RunEnv { ir: &self.ir, step, variables: &state.variables, outputs: &state.outputs, counters: &state.counters, run: &*state.run }.lookup(path)
+        RunEnv { ir: &self.ir, step, variables: &state.variables, outputs: &state.outputs, counters: &state.counters, run: &state.run }.lookup(path)
     }
 
     fn variables(&self) -> Map<String, Value> {

@@ -67,7 +67,7 @@ pub fn eval_condition<M: Machine>(state: &State<M>, step: usize) -> Result<bool,
         return Err(eval_error(format!("step `{}` has no condition", ir.steps[step].id), 0..0));
     };
     let view = JsonView::of(state)?;
-    eval(condition, &view.env(ir, step, &state.counters, &*state.run)).map(|v| truthy(&v))
+    eval(condition, &view.env(ir, step, &state.counters, &state.run)).map(|v| truthy(&v))
 }
 
 /// Evaluates the `index`-th `set:` expression of step `step` from the IR,
@@ -76,7 +76,7 @@ pub fn eval_set<M: Machine, T: DeserializeOwned>(state: &State<M>, step: usize, 
     let ir = M::ir();
     let (var, expr) = &ir.steps[step].set[index];
     let view = JsonView::of(state)?;
-    let value = assigned_value(ir, *var, expr, &view.env(ir, step, &state.counters, &*state.run))?;
+    let value = assigned_value(ir, *var, expr, &view.env(ir, step, &state.counters, &state.run))?;
     serde_json::from_value(value).map_err(|e| eval_error(e.to_string(), expr.span.clone()))
 }
 
