@@ -90,6 +90,7 @@ async fn the_corpus_workflows_run_the_same_through_the_executor_in_both_engines(
     folder.check::<corpus::bounded_retry_loop::Machine>().await;
     folder.check::<corpus::every_action::Machine>().await;
     folder.check::<corpus::map_templates::Machine>().await;
+    folder.check::<corpus::run_context::Machine>().await;
     folder.check::<corpus::every_action_child::Machine>().await;
     folder.check::<corpus::predicates::Machine>().await;
     folder.done();
@@ -297,18 +298,31 @@ async fn execute<M: Machine>(store: Arc<SqliteStore>, ir: Arc<WorkflowIr>, cwd: 
     }
     let record = store.load_run(&run_id).expect("the store reads").unwrap_or_else(|| panic!("{what}: run {run_id} is not stored"));
     let events = store.events(&run_id).expect("the store reads");
+    // Each run has its own id and start (`run.id`, `run.started_at`): named alike, two runs compare.
+    let facts = workflow::RunFacts::new(&run_id, &ir.name, None);
+    let alike = |value: Value| without_facts(value, &facts);
     let events = events
         .into_iter()
-        .map(|e| Event { seq: e.seq, step: e.step, step_id: e.step_id, outcome: e.outcome, attempts: e.attempts, error: e.error, output: e.output })
+        .map(|e| Event { seq: e.seq, step: e.step, step_id: e.step_id, outcome: e.outcome, attempts: e.attempts, error: e.error, output: alike(e.output) })
         .collect();
     Run {
         reports,
         events,
         status: record.status,
         reason: record.reason,
-        variables: record.state["variables"].clone(),
+        variables: alike(record.state["variables"].clone()),
         counters: record.state["counters"].clone(),
-        outputs: record.state["outputs"].clone(),
+        outputs: alike(record.state["outputs"].clone()),
+    }
+}
+
+/// `value` with the run's own id and start written `<run.id>` and `<run.started_at>`.
+fn without_facts(value: Value, facts: &workflow::RunFacts) -> Value {
+    match value {
+        Value::String(text) => Value::String(text.replace(&facts.id, "<run.id>").replace(&facts.started_at, "<run.started_at>")),
+        Value::Array(items) => Value::Array(items.into_iter().map(|v| without_facts(v, facts)).collect()),
+        Value::Object(map) => Value::Object(map.into_iter().map(|(k, v)| (k, without_facts(v, facts))).collect()),
+        other => other,
     }
 }
 
