@@ -115,7 +115,15 @@ impl<S: Store> Executor<S> {
         if let Some(progress) = &self.options.progress {
             let action = engine.ir().steps[step].action.clone();
             let output = json!({});
-            progress(&StepReport { step_id: step_id.clone(), action, outcome: StepOutcome::Failed, error: Some(error.clone()), attempts: 1, duration_ms, output });
+            progress(&StepReport {
+                step_id: step_id.clone(),
+                action,
+                outcome: StepOutcome::Failed,
+                error: Some(error.clone()),
+                attempts: 1,
+                duration_ms,
+                output,
+            });
         }
         let end = StepEnd {
             seq,
