@@ -603,11 +603,11 @@ fn resume_figures<S: Store>(
         load.push(began.elapsed());
         open |= record.open.is_some();
         let began = Instant::now();
-        assert_eq!(ex.store().acquire_lease(taken_apart, &owner, 30_000).expect("lease"), LeaseResult::Acquired);
+        let LeaseResult::Acquired(fence) = ex.store().acquire_lease(taken_apart, &owner, 30_000).expect("lease") else { panic!("a paused run's lease was refused") };
         lease.push(began.elapsed());
         let next = StepStart { seq: record.next_seq, step: 1, step_id: "second".to_string() };
         let began = Instant::now();
-        rt.block_on(ex.store().start_step(taken_apart, &owner.id, next)).expect("start_step");
+        rt.block_on(ex.store().start_step(taken_apart, &fence, next)).expect("start_step");
         start.push(began.elapsed());
     }
     let open = if open { "a paused run had a started step" } else { "paused runs have no started step" };

@@ -27,7 +27,7 @@ pub fn run(args: &Args, cancel: bool) -> anyhow::Result<ExitCode> {
     }
     // A run nobody drives (paused, failed, waiting, or its driver died) is changed here and now.
     let me = LeaseOwner { id: format!("cli-{}", std::process::id()), pid: std::process::id(), host: String::new() };
-    let idle = record.status != RunStatus::Running || matches!(store.acquire_lease(&run_id, &me, 5_000)?, LeaseResult::Acquired);
+    let idle = record.status != RunStatus::Running || matches!(store.acquire_lease(&run_id, &me, 5_000)?, LeaseResult::Acquired(_));
     if idle {
         let reason = format!("{} by {}", if cancel { "cancelled" } else { "paused" }, super::run::operator());
         if cancel {
@@ -45,8 +45,10 @@ pub fn run(args: &Args, cancel: bool) -> anyhow::Result<ExitCode> {
             println!("run {run_id} is already paused");
             return Ok(ExitCode::SUCCESS);
         }
-        store.acquire_lease(&run_id, &me, 5_000)?;
-        super::run::runtime()?.block_on(store.set_status(&run_id, &me.id, RunStatus::Paused, Some(reason), None))?;
+        let LeaseResult::Acquired(fence) = store.acquire_lease(&run_id, &me, 5_000)? else {
+            anyhow::bail!("run {run_id} was taken over by another process just now; try again");
+        };
+        super::run::runtime()?.block_on(store.set_status(&run_id, &fence, RunStatus::Paused, Some(reason), None))?;
         println!("run {run_id} paused");
         return Ok(ExitCode::SUCCESS);
     }

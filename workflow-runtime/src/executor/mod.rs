@@ -11,7 +11,7 @@ use crate::audit;
 use crate::engine::{Engine, Next};
 use crate::human::now_ms;
 use crate::models::RunModels;
-use crate::store::{Control, LeaseOwner, LeaseResult, NewRun, RunRecord, RunStatus, StepEnd, StepOutcome, StepStart, Store, StoreError};
+use crate::store::{Control, Fence, LeaseOwner, LeaseResult, NewRun, RunRecord, RunStatus, StepEnd, StepOutcome, StepStart, Store, StoreError};
 use serde_json::{json, Value};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -73,9 +73,9 @@ impl<S: Store> Executor<S> {
     /// pauses or waits. Measures the `snapshot:` metrics first and records the
     /// audit input (DESIGN.md §5).
     pub async fn start(&self, mut engine: Box<dyn Engine>, start: StartOptions) -> Result<RunReport, RunError> {
-        let (run_id, next, first, run) = self.create(engine.as_mut(), start).await?;
+        let (run_id, next, first, run, fence) = self.create(engine.as_mut(), start).await?;
         let span = tracing::info_span!("run", run = %run_id, workflow = %engine.ir().name);
-        let report = self.drive(&run_id, engine.as_mut(), next, first, run).instrument(span).await?;
+        let report = self.drive(&run_id, &fence, engine.as_mut(), next, first, run).instrument(span).await?;
         Ok(self.join_detached(report).await)
     }
 
@@ -110,8 +110,8 @@ impl<S: Store> Executor<S> {
         }
     }
 
-    /// Records a new run (before-snapshot, audit input, first step started) without driving it.
-    async fn create(&self, engine: &mut dyn Engine, start: StartOptions) -> Result<(String, Next, Option<StepStart>, RunModels), RunError> {
+    /// Records a new run (before-snapshot, audit input, first step started) without driving it; returns the lease to drive it under.
+    async fn create(&self, engine: &mut dyn Engine, start: StartOptions) -> Result<(String, Next, Option<StepStart>, RunModels, Fence), RunError> {
         let run_id = uuid::Uuid::now_v7().to_string();
         let ir = engine.ir().clone();
         // Every model the workflow names must resolve before anything is recorded.
@@ -162,8 +162,8 @@ impl<S: Store> Executor<S> {
             owner: self.owner.clone(),
             lease_ms: self.options.lease_ms,
         };
-        self.store.create_run(new).await?;
-        Ok((run_id, next, first, run))
+        let fence = self.store.create_run(new).await?;
+        Ok((run_id, next, first, run, fence))
     }
 
     /// Ends a run that nobody drives (paused, failed, waiting, or whose driver
@@ -173,12 +173,15 @@ impl<S: Store> Executor<S> {
         if !record.status.is_resumable() {
             return Err(RunError::Finished { run: record.id, status: record.status.as_str() });
         }
-        if let LeaseResult::HeldBy(lease) = self.store.acquire_lease(run_id, &self.owner, self.options.lease_ms)? {
-            return Err(RunError::Busy { run: record.id, pid: lease.owner.pid, host: lease.owner.host, until: lease.until_ms });
-        }
+        let fence = match self.store.acquire_lease(run_id, &self.owner, self.options.lease_ms)? {
+            LeaseResult::Acquired(fence) => fence,
+            LeaseResult::HeldBy(lease) => {
+                return Err(RunError::Busy { run: record.id, pid: lease.owner.pid, host: lease.owner.host, until: lease.until_ms });
+            }
+        };
         engine.restore(&record.state).map_err(|message| RunError::State { run: record.id.clone(), message })?;
         let run = RunModels::from_state(&record.state);
-        self.finish(run_id, engine.as_ref(), &run, RunStatus::Cancelled, Some(reason), Vec::new()).await
+        self.finish(run_id, &fence, engine.as_ref(), &run, RunStatus::Cancelled, Some(reason), Vec::new()).await
     }
 
     /// Resumes run `run_id` (paused, failed, interrupted or waiting) with the engine of its workflow.
@@ -191,12 +194,12 @@ impl<S: Store> Executor<S> {
         if record.definition_hash != ir.hash && !options.force {
             return Err(RunError::DefinitionChanged { run: record.id, workflow: record.workflow, old: short(&record.definition_hash), new: short(&ir.hash) });
         }
-        match self.store.acquire_lease(run_id, &self.owner, self.options.lease_ms)? {
-            LeaseResult::Acquired => {}
+        let fence = match self.store.acquire_lease(run_id, &self.owner, self.options.lease_ms)? {
+            LeaseResult::Acquired(fence) => fence,
             LeaseResult::HeldBy(lease) => {
                 return Err(RunError::Busy { run: record.id, pid: lease.owner.pid, host: lease.owner.host, until: lease.until_ms });
             }
-        }
+        };
         engine.restore(&record.state).map_err(|message| RunError::State { run: record.id.clone(), message })?;
         let span = tracing::info_span!("run", run = %record.id, workflow = %ir.name);
         // Steps go on in the directory the run started in, unless told otherwise.
@@ -211,11 +214,11 @@ impl<S: Store> Executor<S> {
             terminal_closed: self.terminal_closed.clone(),
             detached: self.detached.clone(),
         };
-        let report = here.continue_run(record, engine, options).instrument(span).await?;
+        let report = here.continue_run(record, &fence, engine, options).instrument(span).await?;
         Ok(self.join_detached(report).await)
     }
 
-    async fn continue_run(&self, record: RunRecord, mut engine: Box<dyn Engine>, options: ResumeOptions) -> Result<RunReport, RunError> {
+    async fn continue_run(&self, record: RunRecord, fence: &Fence, mut engine: Box<dyn Engine>, options: ResumeOptions) -> Result<RunReport, RunError> {
         let run_id = record.id.clone();
         let ir = engine.ir().clone();
         // The run's model and conversation go on where they stopped.
@@ -246,7 +249,7 @@ impl<S: Store> Executor<S> {
             let decision = if ir.steps[step].idempotent || asked { Some(Interrupted::Retry) } else { options.interrupted };
             return match decision {
                 // At-least-once: the interrupted step runs again under its open execution.
-                Some(Interrupted::Retry) => self.drive(&run_id, engine.as_mut(), Next::Step(step), Some(open), run).await,
+                Some(Interrupted::Retry) => self.drive(&run_id, fence, engine.as_mut(), Next::Step(step), Some(open), run).await,
                 Some(choice @ (Interrupted::Skip | Interrupted::Fail)) => {
                     let (outcome, stored) =
                         if choice == Interrupted::Skip { (Outcome::Success, StepOutcome::Skipped) } else { (Outcome::Error, StepOutcome::Failed) };
@@ -264,15 +267,15 @@ impl<S: Store> Executor<S> {
                         target: next.target(),
                         next: next_start.clone(),
                     };
-                    self.store.end_step(&run_id, &self.owner.id, end).await?;
-                    self.drive(&run_id, engine.as_mut(), next, next_start, run).await
+                    self.store.end_step(&run_id, fence, end).await?;
+                    self.drive(&run_id, fence, engine.as_mut(), next, next_start, run).await
                 }
                 None => {
                     let reason = format!(
                         "step `{}` was interrupted and is not idempotent (it may have done part of its work): resume with --retry-interrupted, --skip-interrupted or --fail-interrupted",
                         open.step_id
                     );
-                    self.store.set_status(&run_id, &self.owner.id, RunStatus::Waiting, Some(reason.clone()), None).await?;
+                    self.store.set_status(&run_id, fence, RunStatus::Waiting, Some(reason.clone()), None).await?;
                     Ok(RunReport { run_id, status: RunStatus::Waiting, reason: Some(reason), trace: Vec::new(), children: Vec::new() })
                 }
             };
@@ -288,9 +291,9 @@ impl<S: Store> Executor<S> {
         };
         let first = self.next_start(&ir, &next, record.next_seq);
         if let Some(start) = &first {
-            self.store.start_step(&run_id, &self.owner.id, start.clone()).await?;
+            self.store.start_step(&run_id, fence, start.clone()).await?;
         }
-        self.drive(&run_id, engine.as_mut(), next, first, run).await
+        self.drive(&run_id, fence, engine.as_mut(), next, first, run).await
     }
 
     /// The definition as JSON text, serialized once per definition (a run
@@ -312,6 +315,7 @@ impl<S: Store> Executor<S> {
     async fn drive(
         &self,
         run_id: &str,
+        fence: &Fence,
         engine: &mut dyn Engine,
         mut next: Next,
         mut open: Option<StepStart>,
@@ -320,15 +324,15 @@ impl<S: Store> Executor<S> {
         let ir = engine.ir().clone();
         let durable = self.store.is_durable();
         let lease_lost = Arc::new(AtomicBool::new(false));
-        let _renewal = self.keep_lease(run_id, lease_lost.clone());
+        let _renewal = self.keep_lease(run_id, fence, lease_lost.clone());
         let handled_exit_codes = handled_exit_codes(&ir);
         let people_steps = self.people_steps(&ir);
         let mut trace = Vec::new();
         loop {
             let step = match &next {
                 Next::Step(step) => *step,
-                Next::Complete => return self.finish(run_id, &*engine, &run, RunStatus::Completed, None, trace).await,
-                Next::Fail(reason) => return self.finish(run_id, &*engine, &run, RunStatus::Failed, Some(reason.clone()), trace).await,
+                Next::Complete => return self.finish(run_id, fence, &*engine, &run, RunStatus::Completed, None, trace).await,
+                Next::Fail(reason) => return self.finish(run_id, fence, &*engine, &run, RunStatus::Failed, Some(reason.clone()), trace).await,
             };
             let start = open.take().expect("a step is always started before it runs");
             let ir_step = &ir.steps[step];
@@ -336,7 +340,7 @@ impl<S: Store> Executor<S> {
             let began = Instant::now();
             let span = tracing::info_span!("step", step = %ir_step.id, seq = start.seq);
             let before = if people_steps[step] {
-                match self.before_phase(run_id, &*engine, step, start.seq, &run, &trace, span.clone()).await? {
+                match self.before_phase(run_id, fence, &*engine, step, start.seq, &run, &trace, span.clone()).await? {
                     Ok(before) => before,
                     Err(stopped) => return Ok(stopped),
                 }
@@ -412,20 +416,20 @@ impl<S: Store> Executor<S> {
                 target: next.target(),
                 next: next_start.clone(),
             };
-            let control = self.store.end_step(run_id, &self.owner.id, end).await?;
+            let control = self.store.end_step(run_id, fence, end).await?;
             open = next_start;
             if lease_lost.load(Ordering::Relaxed) {
                 return Err(StoreError::LeaseLost { run: run_id.to_string(), detail: "the lease could not be renewed".to_string() }.into());
             }
             // Over budget: the run pauses before its next step (raise the budget in the workflow and resume with --force).
             if let (Next::Step(_), Some(reason)) = (&next, over_budget(&ir, &run)) {
-                self.store.set_status(run_id, &self.owner.id, RunStatus::Paused, Some(reason.clone()), None).await?;
+                self.store.set_status(run_id, fence, RunStatus::Paused, Some(reason.clone()), None).await?;
                 return Ok(RunReport { run_id: run_id.to_string(), status: RunStatus::Paused, reason: Some(reason), trace, children: Vec::new() });
             }
             match control {
                 Control::None => {}
                 Control::Pause if matches!(next, Next::Step(_)) => {
-                    self.store.set_status(run_id, &self.owner.id, RunStatus::Paused, Some("paused on request".to_string()), None).await?;
+                    self.store.set_status(run_id, fence, RunStatus::Paused, Some("paused on request".to_string()), None).await?;
                     return Ok(RunReport {
                         run_id: run_id.to_string(),
                         status: RunStatus::Paused,
@@ -434,7 +438,9 @@ impl<S: Store> Executor<S> {
                         children: Vec::new(),
                     });
                 }
-                Control::Cancel => return self.finish(run_id, &*engine, &run, RunStatus::Cancelled, Some("cancelled on request".to_string()), trace).await,
+                Control::Cancel => {
+                    return self.finish(run_id, fence, &*engine, &run, RunStatus::Cancelled, Some("cancelled on request".to_string()), trace).await
+                }
                 Control::Pause => {}
             }
         }
@@ -443,9 +449,11 @@ impl<S: Store> Executor<S> {
     /// Ends a run: measures the metrics again, compares expected and actual
     /// work, writes the audit output, then starts the `on-completion` runs whose
     /// condition holds.
+    #[allow(clippy::too_many_arguments)]
     fn finish<'a>(
         &'a self,
         run_id: &'a str,
+        fence: &'a Fence,
         engine: &'a dyn Engine,
         run: &'a RunModels,
         status: RunStatus,
@@ -511,18 +519,18 @@ impl<S: Store> Executor<S> {
                         None => {
                             let start =
                                 StartOptions { triggered_by: format!("on-completion:{}", ir.name), parent_run_id: Some(run_id.to_string()), source: None };
-                            let (id, next, first, child_run) = self.create(child_engine.as_mut(), start).await?;
-                            children.push((id, child_engine, Some((next, first, child_run))));
+                            let (id, next, first, child_run, child_fence) = self.create(child_engine.as_mut(), start).await?;
+                            children.push((id, child_engine, Some((next, first, child_run, child_fence))));
                         }
                     }
                 }
             }
-            self.store.set_status(run_id, &self.owner.id, status, reason.clone(), Some(output)).await?;
+            self.store.set_status(run_id, fence, status, reason.clone(), Some(output)).await?;
             let mut report = RunReport { run_id: run_id.to_string(), status, reason, trace, children: Vec::new() };
             for (id, mut child_engine, fresh) in children {
                 let span = tracing::info_span!("run", run = %id, workflow = %child_engine.ir().name);
                 let child = match fresh {
-                    Some((next, first, child_run)) => self.drive(&id, child_engine.as_mut(), next, first, child_run).instrument(span).await,
+                    Some((next, first, child_run, child_fence)) => self.drive(&id, &child_fence, child_engine.as_mut(), next, first, child_run).instrument(span).await,
                     None => match self.resume(&id, child_engine, ResumeOptions::default()).await {
                         Err(RunError::Finished { .. }) => continue,
                         other => other,
@@ -535,10 +543,10 @@ impl<S: Store> Executor<S> {
     }
 
     /// Renews the lease at a third of its length until dropped; flags a lost lease.
-    fn keep_lease(&self, run_id: &str, lost: Arc<AtomicBool>) -> LeaseRenewal {
+    fn keep_lease(&self, run_id: &str, fence: &Fence, lost: Arc<AtomicBool>) -> LeaseRenewal {
         let store = self.store.clone();
         let run = run_id.to_string();
-        let owner = self.owner.id.clone();
+        let owner = fence.clone();
         let ttl = self.options.lease_ms;
         let handle = tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_millis((ttl / 3).max(1)));
@@ -557,8 +565,8 @@ impl<S: Store> Executor<S> {
     }
 }
 
-/// An `on-completion` run to drive: its id, its engine, and where a new one starts (`None`: it existed, resume it).
-type Child = (String, Box<dyn Engine>, Option<(Next, Option<StepStart>, RunModels)>);
+/// An `on-completion` run to drive: its id, its engine, and where a new one starts and under which lease (`None`: it existed, resume it).
+type Child = (String, Box<dyn Engine>, Option<(Next, Option<StepStart>, RunModels, Fence)>);
 
 /// Stops renewing a lease when dropped.
 struct LeaseRenewal(tokio::task::JoinHandle<()>);

@@ -13,7 +13,7 @@ use crate::interpolate::{render, step_params};
 use crate::models::RunModels;
 use crate::permissions::Decision;
 use crate::store::Store;
-use crate::store::{Control, RunStatus};
+use crate::store::{Control, Fence, RunStatus};
 use serde_json::{json, Map, Value};
 use tracing::Instrument;
 use workflow_core::ir::StepIr;
@@ -261,6 +261,7 @@ impl<S: Store> Executor<S> {
     pub(super) fn before_phase<'a>(
         &'a self,
         run_id: &'a str,
+        fence: &'a Fence,
         engine: &'a dyn Engine,
         step: usize,
         seq: u64,
@@ -281,14 +282,14 @@ impl<S: Store> Executor<S> {
                     Before::Wait(question, reason) => match self.options.answer_poll.filter(|_| question.is_some()) {
                         // A long-lived driver keeps the run (and its lease) and looks for an answer from another shell.
                         Some(every) => {
-                            if let Some(stop) = self.stop_requested(run_id, engine, run, trace).await? {
+                            if let Some(stop) = self.stop_requested(run_id, fence, engine, run, trace).await? {
                                 return Ok(Err(stop));
                             }
                             tracing::debug!(step = %ir_step.id, "waiting for an answer");
                             tokio::time::sleep(every).await;
                         }
                         None => {
-                            self.store.set_status(run_id, &self.owner.id, RunStatus::Waiting, Some(reason.clone()), None).await?;
+                            self.store.set_status(run_id, fence, RunStatus::Waiting, Some(reason.clone()), None).await?;
                             let trace = trace.to_vec();
                             return Ok(Err(RunReport {
                                 run_id: run_id.to_string(),
@@ -306,16 +307,16 @@ impl<S: Store> Executor<S> {
     }
 
     /// While a driver waits for an answer: a pause or cancel asked from another process, honoured now.
-    async fn stop_requested(&self, run_id: &str, engine: &dyn Engine, run: &RunModels, trace: &[String]) -> Result<Option<RunReport>, RunError> {
+    async fn stop_requested(&self, run_id: &str, fence: &Fence, engine: &dyn Engine, run: &RunModels, trace: &[String]) -> Result<Option<RunReport>, RunError> {
         let control = self.store.load_run(run_id)?.map_or(Control::None, |r| r.control);
         Ok(match control {
             Control::None => None,
             Control::Pause => {
                 let reason = "paused on request".to_string();
-                self.store.set_status(run_id, &self.owner.id, RunStatus::Paused, Some(reason.clone()), None).await?;
+                self.store.set_status(run_id, fence, RunStatus::Paused, Some(reason.clone()), None).await?;
                 Some(RunReport { run_id: run_id.to_string(), status: RunStatus::Paused, reason: Some(reason), trace: trace.to_vec(), children: Vec::new() })
             }
-            Control::Cancel => Some(self.finish(run_id, engine, run, RunStatus::Cancelled, Some("cancelled on request".to_string()), trace.to_vec()).await?),
+            Control::Cancel => Some(self.finish(run_id, fence, engine, run, RunStatus::Cancelled, Some("cancelled on request".to_string()), trace.to_vec()).await?),
         })
     }
 }

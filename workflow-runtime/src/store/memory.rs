@@ -7,7 +7,7 @@
 //! the bottom of this file.
 
 use super::{
-    Control, Lease, LeaseOwner, LeaseResult, NewRun, Question, RunFilter, RunId, RunRecord, RunStatus, RunSummary, StepEnd, StepEvent, StepOutcome, StepStart,
+    Control, Fence, Lease, LeaseOwner, LeaseResult, NewRun, Question, RunFilter, RunId, RunRecord, RunStatus, RunSummary, StepEnd, StepEvent, StepOutcome, StepStart,
     Store, StoreError,
 };
 use crate::human::{Answer, Request, RequestKind};
@@ -31,6 +31,8 @@ struct Run {
     record: RunRecord,
     definition: std::sync::Arc<str>,
     open_seq: Option<u64>,
+    /// The last lease acquisition's epoch (kept when the lease is released, so the next one is higher).
+    epoch: u64,
     events: Vec<Event>,
 }
 
@@ -77,15 +79,13 @@ impl MemoryStore {
         self.runs.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn create_now(&self, new: NewRun) -> Result<(), StoreError> {
+    fn create_now(&self, new: NewRun) -> Result<Fence, StoreError> {
         let now = now_ms();
         let mut runs = self.lock();
         if runs.contains_key(&new.id) {
-            return Err(StoreError::Sqlite(rusqlite::Error::SqliteFailure(
-                rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY),
-                Some(format!("run {} already exists", new.id)),
-            )));
+            return Err(StoreError::RunExists(new.id));
         }
+        let fence = Fence { owner: new.owner.id.clone(), epoch: 1 };
         let open_seq = new.first.as_ref().map(|first| first.seq);
         let record = RunRecord {
             id: new.id.clone(),
@@ -104,21 +104,21 @@ impl MemoryStore {
             open: None,
             next_seq: open_seq.map_or(1, |seq| seq + 1),
             control: Control::None,
-            lease: Some(Lease { owner: new.owner, until_ms: now.saturating_add(new.lease_ms) }),
+            lease: Some(Lease { owner: new.owner, until_ms: now.saturating_add(new.lease_ms), epoch: 1 }),
             created_at_ms: now,
             updated_at_ms: now,
             finished_at_ms: None,
         };
         let events = new.first.into_iter().map(|first| Event::started(first, now)).collect();
-        runs.insert(new.id, Run { record, definition: new.definition, open_seq, events });
-        Ok(())
+        runs.insert(new.id, Run { record, definition: new.definition, open_seq, epoch: 1, events });
+        Ok(fence)
     }
 
-    fn start_now(&self, run: &str, owner: &str, start: StepStart) -> Result<(), StoreError> {
+    fn start_now(&self, run: &str, fence: &Fence, start: StepStart) -> Result<(), StoreError> {
         let now = now_ms();
         let mut runs = self.lock();
         let r = runs.get_mut(run).ok_or_else(|| StoreError::RunNotFound(run.to_owned()))?;
-        check_lease(run, r.record.lease.as_ref(), owner)?;
+        check_lease(run, r.record.lease.as_ref(), fence)?;
         if r.open_seq.is_some() {
             return Err(StoreError::NotOpen { run: run.to_owned(), seq: start.seq });
         }
@@ -133,11 +133,11 @@ impl MemoryStore {
         Ok(())
     }
 
-    fn end_now(&self, run: &str, owner: &str, end: StepEnd) -> Result<Control, StoreError> {
+    fn end_now(&self, run: &str, fence: &Fence, end: StepEnd) -> Result<Control, StoreError> {
         let now = now_ms();
         let mut runs = self.lock();
         let r = runs.get_mut(run).ok_or_else(|| StoreError::RunNotFound(run.to_owned()))?;
-        check_lease(run, r.record.lease.as_ref(), owner)?;
+        check_lease(run, r.record.lease.as_ref(), fence)?;
         let not_open = || StoreError::NotOpen { run: run.to_owned(), seq: end.seq };
         if r.open_seq != Some(end.seq) {
             return Err(not_open());
@@ -169,11 +169,11 @@ impl MemoryStore {
         Ok(r.record.control)
     }
 
-    fn status_now(&self, run: &str, owner: &str, status: RunStatus, reason: Option<String>, output: Option<serde_json::Value>) -> Result<(), StoreError> {
+    fn status_now(&self, run: &str, fence: &Fence, status: RunStatus, reason: Option<String>, output: Option<serde_json::Value>) -> Result<(), StoreError> {
         let now = now_ms();
         let mut runs = self.lock();
         let r = runs.get_mut(run).ok_or_else(|| StoreError::RunNotFound(run.to_owned()))?;
-        check_lease(run, r.record.lease.as_ref(), owner)?;
+        check_lease(run, r.record.lease.as_ref(), fence)?;
         let record = &mut r.record;
         record.status = status;
         record.reason = reason;
@@ -195,27 +195,27 @@ impl Store for MemoryStore {
         false
     }
 
-    fn create_run(&self, run: NewRun) -> impl Future<Output = Result<(), StoreError>> + Send {
+    fn create_run(&self, run: NewRun) -> impl Future<Output = Result<Fence, StoreError>> + Send {
         ready(self.create_now(run))
     }
 
-    fn start_step(&self, run: &str, owner: &str, start: StepStart) -> impl Future<Output = Result<(), StoreError>> + Send {
-        ready(self.start_now(run, owner, start))
+    fn start_step(&self, run: &str, fence: &Fence, start: StepStart) -> impl Future<Output = Result<(), StoreError>> + Send {
+        ready(self.start_now(run, fence, start))
     }
 
-    fn end_step(&self, run: &str, owner: &str, end: StepEnd) -> impl Future<Output = Result<Control, StoreError>> + Send {
-        ready(self.end_now(run, owner, end))
+    fn end_step(&self, run: &str, fence: &Fence, end: StepEnd) -> impl Future<Output = Result<Control, StoreError>> + Send {
+        ready(self.end_now(run, fence, end))
     }
 
     fn set_status(
         &self,
         run: &str,
-        owner: &str,
+        fence: &Fence,
         status: RunStatus,
         reason: Option<String>,
         output: Option<serde_json::Value>,
     ) -> impl Future<Output = Result<(), StoreError>> + Send {
-        ready(self.status_now(run, owner, status, reason, output))
+        ready(self.status_now(run, fence, status, reason, output))
     }
 
     fn acquire_lease(&self, run: &str, owner: &LeaseOwner, ttl_ms: u64) -> Result<LeaseResult, StoreError> {
@@ -227,17 +227,18 @@ impl Store for MemoryStore {
                 return Ok(LeaseResult::HeldBy(held.clone()));
             }
         }
-        r.record.lease = Some(Lease { owner: owner.clone(), until_ms: now.saturating_add(ttl_ms) });
+        r.epoch += 1;
+        r.record.lease = Some(Lease { owner: owner.clone(), until_ms: now.saturating_add(ttl_ms), epoch: r.epoch });
         r.record.updated_at_ms = now;
-        Ok(LeaseResult::Acquired)
+        Ok(LeaseResult::Acquired(Fence { owner: owner.id.clone(), epoch: r.epoch }))
     }
 
-    fn renew_lease(&self, run: &str, owner: &str, ttl_ms: u64) -> Result<bool, StoreError> {
+    fn renew_lease(&self, run: &str, fence: &Fence, ttl_ms: u64) -> Result<bool, StoreError> {
         let now = now_ms();
         let mut runs = self.lock();
         let r = runs.get_mut(run).ok_or_else(|| StoreError::RunNotFound(run.to_owned()))?;
         match &mut r.record.lease {
-            Some(lease) if lease.owner.id == owner => {
+            Some(lease) if holds(lease, fence) => {
                 lease.until_ms = now.saturating_add(ttl_ms);
                 Ok(true)
             }
@@ -374,22 +375,33 @@ pub(super) fn check_fresh_seq(run: &str, seq: u64, next_seq: u64) -> Result<(), 
     if seq >= next_seq {
         return Ok(());
     }
-    Err(StoreError::Sqlite(rusqlite::Error::SqliteFailure(
-        rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY),
-        Some(format!("step execution {seq} of run {run} was already used; the next free one is {next_seq}")),
-    )))
+    Err(StoreError::SeqUsed { run: run.to_owned(), seq, next_seq })
 }
 
-/// Only the lease holder may write a run's steps and status.
-pub(super) fn check_lease(run: &str, held: Option<&Lease>, owner: &str) -> Result<(), StoreError> {
+/// Whether `fence` is the lease's current acquisition.
+pub(super) fn holds(lease: &Lease, fence: &Fence) -> bool {
+    lease.owner.id == fence.owner && lease.epoch == fence.epoch
+}
+
+/// Only the holder of the run's current lease may write its steps and status.
+pub(super) fn check_lease(run: &str, held: Option<&Lease>, fence: &Fence) -> Result<(), StoreError> {
     match held {
-        Some(lease) if lease.owner.id == owner => Ok(()),
-        Some(lease) => Err(StoreError::LeaseLost {
-            run: run.to_owned(),
-            detail: format!("executor {} (pid {} on {}) holds its lease", lease.owner.id, lease.owner.pid, lease.owner.host),
-        }),
-        None => Err(StoreError::LeaseLost { run: run.to_owned(), detail: "nobody holds its lease (it was released)".to_owned() }),
+        Some(lease) if holds(lease, fence) => Ok(()),
+        Some(lease) => Err(lease_lost(run, Some(lease), fence)),
+        None => Err(lease_lost(run, None, fence)),
     }
+}
+
+/// Why `fence` may not write the run whose lease is `held`.
+pub(super) fn lease_lost(run: &str, held: Option<&Lease>, fence: &Fence) -> StoreError {
+    let detail = match held {
+        Some(lease) if lease.owner.id == fence.owner => {
+            format!("its lease was taken again (epoch {}; this write holds epoch {})", lease.epoch, fence.epoch)
+        }
+        Some(lease) => format!("executor {} (pid {} on {}) holds its lease (epoch {})", lease.owner.id, lease.owner.pid, lease.owner.host, lease.epoch),
+        None => "nobody holds its lease (it was released)".to_owned(),
+    };
+    StoreError::LeaseLost { run: run.to_owned(), detail }
 }
 
 /// A held lease can be taken over by its own owner, once it has expired, or

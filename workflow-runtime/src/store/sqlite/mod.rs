@@ -23,7 +23,7 @@ mod writer;
 
 use super::memory::{lease_is_free, now_ms};
 use super::{
-    Control, LeaseOwner, LeaseResult, NewRun, Question, RunFilter, RunId, RunRecord, RunStatus, RunSummary, StepEnd, StepEvent, StepStart, Store, StoreError,
+    Control, Fence, LeaseOwner, LeaseResult, NewRun, Question, RunFilter, RunId, RunRecord, RunStatus, RunSummary, StepEnd, StepEvent, StepStart, Store, StoreError,
 };
 use crate::human::{Answer, Request, RequestKind};
 use rows::RawRun;
@@ -134,8 +134,9 @@ impl Store for SqliteStore {
         true
     }
 
-    async fn create_run(&self, run: NewRun) -> Result<(), StoreError> {
+    async fn create_run(&self, run: NewRun) -> Result<Fence, StoreError> {
         let now = now_ms();
+        let fence = Fence { owner: run.owner.id.clone(), epoch: 1 };
         // Serialized here, on the caller's thread, so the writer thread only talks to SQLite.
         let row = CreateRow {
             definition: run.definition.to_string(),
@@ -153,18 +154,18 @@ impl Store for SqliteStore {
             lease_until_ms: now.saturating_add(run.lease_ms),
             now,
         };
-        self.writer.submit(Write::Create(row)).await.map(drop)
+        self.writer.submit(Write::Create(row)).await.map(|_| fence)
     }
 
-    async fn start_step(&self, run: &str, owner: &str, start: StepStart) -> Result<(), StoreError> {
-        let write = Write::Start { run: run.to_owned(), owner: owner.to_owned(), start, now: now_ms() };
+    async fn start_step(&self, run: &str, fence: &Fence, start: StepStart) -> Result<(), StoreError> {
+        let write = Write::Start { run: run.to_owned(), fence: fence.clone(), start, now: now_ms() };
         self.writer.submit(write).await.map(drop)
     }
 
-    async fn end_step(&self, run: &str, owner: &str, end: StepEnd) -> Result<Control, StoreError> {
+    async fn end_step(&self, run: &str, fence: &Fence, end: StepEnd) -> Result<Control, StoreError> {
         let row = EndRow {
             run: run.to_owned(),
-            owner: owner.to_owned(),
+            fence: fence.clone(),
             seq: end.seq,
             outcome: rows::outcome_word(end.outcome),
             output: serde_json::to_string(&end.output)?,
@@ -179,9 +180,9 @@ impl Store for SqliteStore {
         self.writer.submit(Write::End(row)).await
     }
 
-    async fn set_status(&self, run: &str, owner: &str, status: RunStatus, reason: Option<String>, output: Option<serde_json::Value>) -> Result<(), StoreError> {
+    async fn set_status(&self, run: &str, fence: &Fence, status: RunStatus, reason: Option<String>, output: Option<serde_json::Value>) -> Result<(), StoreError> {
         let output = output.as_ref().map(serde_json::to_string).transpose()?;
-        let write = Write::Status { run: run.to_owned(), owner: owner.to_owned(), status, reason, output, now: now_ms() };
+        let write = Write::Status { run: run.to_owned(), fence: fence.clone(), status, reason, output, now: now_ms() };
         self.writer.submit(write).await.map(drop)
     }
 
@@ -190,27 +191,32 @@ impl Store for SqliteStore {
         // IMMEDIATE takes the write lock before reading, so two processes cannot both see the lease free.
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let now = now_ms();
-        let held = tx
-            .query_row("SELECT lease_owner, lease_pid, lease_host, lease_until_ms FROM runs WHERE id = ?1", [run], |row| {
-                Ok(rows::lease(row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+        let (held, epoch) = tx
+            .query_row("SELECT lease_owner, lease_pid, lease_host, lease_until_ms, lease_epoch FROM runs WHERE id = ?1", [run], |row| {
+                Ok((rows::lease(row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?), row.get::<_, u64>(4)?))
             })
             .optional()?
             .ok_or_else(|| StoreError::RunNotFound(run.to_owned()))?;
         if let Some(held) = held.filter(|held| !lease_is_free(held, owner, now)) {
             return Ok(LeaseResult::HeldBy(held));
         }
+        let epoch = epoch + 1;
         tx.execute(
-            "UPDATE runs SET lease_owner = ?2, lease_pid = ?3, lease_host = ?4, lease_until_ms = ?5, updated_at_ms = ?6 WHERE id = ?1",
-            params![run, owner.id, owner.pid, owner.host, now.saturating_add(ttl_ms), now],
+            "UPDATE runs SET lease_owner = ?2, lease_pid = ?3, lease_host = ?4, lease_until_ms = ?5, lease_epoch = ?6, updated_at_ms = ?7 WHERE id = ?1",
+            params![run, owner.id, owner.pid, owner.host, now.saturating_add(ttl_ms), epoch, now],
         )?;
         tx.commit()?;
-        Ok(LeaseResult::Acquired)
+        Ok(LeaseResult::Acquired(Fence { owner: owner.id.clone(), epoch }))
     }
 
-    fn renew_lease(&self, run: &str, owner: &str, ttl_ms: u64) -> Result<bool, StoreError> {
+    fn renew_lease(&self, run: &str, fence: &Fence, ttl_ms: u64) -> Result<bool, StoreError> {
         let conn = self.direct();
         let until = now_ms().saturating_add(ttl_ms);
-        if conn.execute("UPDATE runs SET lease_until_ms = ?3 WHERE id = ?1 AND lease_owner = ?2", params![run, owner, until])? == 1 {
+        let renewed = conn.execute(
+            "UPDATE runs SET lease_until_ms = ?4 WHERE id = ?1 AND lease_owner = ?2 AND lease_epoch = ?3",
+            params![run, fence.owner, fence.epoch, until],
+        )?;
+        if renewed == 1 {
             return Ok(true);
         }
         match conn.query_row("SELECT 1 FROM runs WHERE id = ?1", [run], |_| Ok(())).optional()? {

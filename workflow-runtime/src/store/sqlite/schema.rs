@@ -14,7 +14,7 @@ pub const APPLICATION_ID: i32 = 0x5746_4C57;
 /// Migration `n` (counting from 1) takes a store from schema version `n - 1`
 /// to `n`; `PRAGMA user_version` says which ran. Append, never edit one that
 /// shipped: stores in the field already ran it.
-pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6];
 
 /// The schema version this program writes.
 pub fn current_version() -> u32 {
@@ -86,6 +86,27 @@ CREATE TABLE questions (
 
 // The workflow file a run was started from, so `resume` finds it (and its siblings) again.
 const V4: &str = "ALTER TABLE runs ADD COLUMN source TEXT;";
+
+// Each definition once, keyed by its hash, instead of a copy in every run
+// (half of a store of one-step runs was copies of one definition). Runs
+// stored before keep theirs: the first run of each hash gives it its row.
+// One text per hash is enough: the hash covers everything but formatting.
+const V5: &str = "
+CREATE TABLE definitions (
+    hash          TEXT PRIMARY KEY,
+    workflow      TEXT NOT NULL,
+    definition    TEXT NOT NULL,
+    created_at_ms INTEGER NOT NULL
+);
+INSERT INTO definitions (hash, workflow, definition, created_at_ms)
+    SELECT definition_hash, workflow, definition, min(created_at_ms) FROM runs GROUP BY definition_hash;
+ALTER TABLE runs DROP COLUMN definition;
+";
+
+// Fencing: every lease acquisition takes the next epoch, and every write
+// names the epoch it holds. Runs stored before start at 0 (no lease taken
+// under this rule yet).
+const V6: &str = "ALTER TABLE runs ADD COLUMN lease_epoch INTEGER NOT NULL DEFAULT 0;";
 
 const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";
 
