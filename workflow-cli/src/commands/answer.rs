@@ -101,7 +101,7 @@ fn record(
     fits: impl FnOnce(&Question) -> Result<Option<serde_json::Value>, String>,
 ) -> anyhow::Result<ExitCode> {
     let store = Arc::new(target.continuing.store.open()?);
-    let run_id = find_run(&store, arg, ByName::Resumable)?;
+    let run_id = find_run(&*store, arg, ByName::Resumable)?;
     let questions = store.questions(&run_id)?;
     let open: Vec<&Question> =
         questions.iter().filter(|q| q.answer.is_none()).filter(|q| target.step.as_ref().is_none_or(|s| &q.request.step_id == s)).collect();

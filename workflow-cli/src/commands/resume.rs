@@ -10,7 +10,7 @@ use workflow_core::ir::WorkflowIr;
 use workflow_runtime::actions::Actions;
 use workflow_runtime::engine::{Engine, IrEngine};
 use workflow_runtime::executor::{Executor, Interrupted, ResumeOptions, Workflows};
-use workflow_runtime::store::sqlite::SqliteStore;
+use workflow_runtime::store::any::AnyStore;
 use workflow_runtime::store::{RunRecord, Store};
 
 /// Arguments of `workflow resume`.
@@ -54,7 +54,7 @@ pub struct ContinueArgs {
 /// Runs `workflow resume`.
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let store = Arc::new(args.continuing.store.open()?);
-    let run_id = find_run(&store, &args.run, ByName::Resumable)?;
+    let run_id = find_run(&*store, &args.run, ByName::Resumable)?;
     let interrupted = if args.retry_interrupted {
         Some(Interrupted::Retry)
     } else if args.skip_interrupted {
@@ -70,7 +70,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
 
 /// Drives run `run_id` on from where it stopped, with its workflow as it is now (when its file
 /// can be found, else the definition stored with the run); prints how it ended.
-pub fn continue_run(store: Arc<SqliteStore>, run_id: &str, how: &ContinueArgs, resume: ResumeOptions) -> anyhow::Result<ExitCode> {
+pub fn continue_run(store: Arc<AnyStore>, run_id: &str, how: &ContinueArgs, resume: ResumeOptions) -> anyhow::Result<ExitCode> {
     let (file, compile, drive) = (how.file.clone(), &how.compile, &how.drive);
     let record = store.load_run(run_id)?.ok_or_else(|| anyhow::anyhow!("run {run_id} disappeared"))?;
     let (engine, workflows) = match engine_for(&record, file, compile)? {
