@@ -259,7 +259,7 @@ fn commits_for(conn: &Connection, limit: u64, budget: Duration) -> (u64, Duratio
 // (c) Concurrent durable runs
 
 /// Starts `runs` runs of `steps` steps at once over one executor and waits for all; returns the wall time.
-fn concurrent_runs(rt: &Runtime, ex: &Arc<Executor<SqliteStore>>, ir: &Arc<WorkflowIr>, runs: usize, steps: u64) -> Duration {
+fn concurrent_runs<S: Store>(rt: &Runtime, ex: &Arc<Executor<S>>, ir: &Arc<WorkflowIr>, runs: usize, steps: u64) -> Duration {
     let engines: Vec<_> = (0..runs).map(|_| ir_loop(ir, steps)).collect();
     rt.block_on(async {
         let start = Instant::now();
@@ -280,11 +280,14 @@ fn concurrent_runs(rt: &Runtime, ex: &Arc<Executor<SqliteStore>>, ir: &Arc<Workf
 // The bench is its own crate root: its modules live in benches/runtime/.
 #[path = "runtime/batches.rs"]
 mod batches;
+#[path = "runtime/postgres.rs"]
+mod postgres;
 #[path = "runtime/resume.rs"]
 mod resume;
 #[path = "runtime/waiting.rs"]
 mod waiting;
 
+use postgres::postgres_figures;
 use resume::*;
 use waiting::*;
 
@@ -575,6 +578,9 @@ fn summary(rt: &Runtime) {
         std::mem::size_of_val(&memory.resume("-", engine(), ResumeOptions::default())),
         std::mem::size_of_val(&durable.resume("-", engine(), ResumeOptions::default())),
     );
+
+    // (f), (g), (h)
+    postgres_figures(rt);
 }
 
 /// Medians of: resume → next step invoked, the whole resume call, `load_run` alone; and the store calls resume makes
@@ -673,6 +679,12 @@ fn main() {
         return;
     }
     batches::install();
+    // `RUNTIME_BENCH_ROOM=postgres`: only the PostgreSQL figures (f)-(h), without criterion's groups.
+    if std::env::var("RUNTIME_BENCH_ROOM").is_ok_and(|room| room == "postgres") {
+        println!("== runtime figures (PostgreSQL room) ==");
+        postgres_figures(&runtime());
+        return;
+    }
     let rt = runtime();
     check(&rt);
     let mut c = Criterion::default().configure_from_args();

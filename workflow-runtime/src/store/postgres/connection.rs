@@ -82,6 +82,11 @@ impl Link {
         Ok(statement)
     }
 
+    /// How long a lost connection is retried before calls fail.
+    pub fn reconnect_for(&self) -> Duration {
+        self.reconnect_for
+    }
+
     /// Forgets a connection found broken; the next use opens a new one.
     pub fn lost(&mut self) {
         self.client = None;

@@ -39,10 +39,11 @@ CREATE TABLE {schema}.store_identity (
 
 // The tables of docs/store.md, JSON as jsonb. Ids sort bytewise (COLLATE "C"),
 // as in SQLite, so prefixes and time-ordered UUIDs order the same everywhere.
-// Each write of the durability contract is one function: it locks the run,
-// checks the writer's fence (lease owner and epoch), and either applies the
-// whole write or refuses it, saying why (`o_refusal`), without raising an
-// error, so a refused write does not abort the other writes of its batch.
+// Each write of the durability contract is one function: it locks the run
+// with an UPDATE guarded by the writer's fence (lease owner and epoch), and
+// either applies the whole write or refuses it, saying why (`o_refusal`),
+// without raising an error, so a refused write does not abort the other
+// writes of its batch.
 // Lease times are the server's clock (`clock_ms`), so hosts with skewed
 // clocks agree on when a lease expires.
 const V1: &str = r#"
@@ -143,8 +144,11 @@ BEGIN
 END
 $fn$;
 
-CREATE FUNCTION {schema}.start_step(
-    p_run text, p_owner text, p_epoch bigint, p_seq bigint, p_step integer, p_step_id text, p_now bigint,
+-- Why a guarded write matched no run: the run is missing, the fence is not
+-- its current lease, the execution to end is not open (or one is open when
+-- starting), or else the new execution number was used before.
+CREATE FUNCTION {schema}.refusal(
+    p_run text, p_owner text, p_epoch bigint, p_seq bigint, p_need text,
     OUT o_refusal text, OUT o_control text, OUT o_owner text, OUT o_pid bigint, OUT o_host text, OUT o_until bigint,
     OUT o_epoch bigint, OUT o_next_seq bigint)
 LANGUAGE plpgsql AS $fn$
@@ -153,16 +157,40 @@ DECLARE
 BEGIN
     SELECT lease_owner, lease_pid, lease_host, lease_until_ms, lease_epoch, control, next_seq, open_seq
       INTO o_owner, o_pid, o_host, o_until, o_epoch, o_control, o_next_seq, v_open
-      FROM {schema}.runs WHERE id = p_run FOR UPDATE;
-    IF NOT FOUND THEN o_refusal := 'not_found'; RETURN; END IF;
-    IF o_owner IS DISTINCT FROM p_owner OR o_epoch <> p_epoch THEN o_refusal := 'lease_lost'; RETURN; END IF;
-    IF v_open IS NOT NULL THEN o_refusal := 'not_open'; RETURN; END IF;
-    IF p_seq < o_next_seq THEN o_refusal := 'seq_used'; RETURN; END IF;
-    INSERT INTO {schema}.step_events (run_id, seq, step, step_id, started_at_ms) VALUES (p_run, p_seq, p_step, p_step_id, p_now);
+      FROM {schema}.runs WHERE id = p_run;
+    IF NOT FOUND THEN
+        o_refusal := 'not_found';
+    ELSIF o_owner IS DISTINCT FROM p_owner OR o_epoch IS DISTINCT FROM p_epoch THEN
+        o_refusal := 'lease_lost';
+    ELSIF (p_need = 'open' AND v_open IS DISTINCT FROM p_seq) OR (p_need = 'none_open' AND v_open IS NOT NULL) THEN
+        o_refusal := 'not_open';
+    ELSE
+        o_refusal := 'seq_used';
+    END IF;
+END
+$fn$;
+
+-- Each write below is one UPDATE of the run guarded by the writer's fence
+-- (and the step's state), which locks the run; when it matches nothing,
+-- `refusal` says why and nothing was written.
+
+CREATE FUNCTION {schema}.start_step(
+    p_run text, p_owner text, p_epoch bigint, p_seq bigint, p_step integer, p_step_id text, p_now bigint,
+    OUT o_refusal text, OUT o_control text, OUT o_owner text, OUT o_pid bigint, OUT o_host text, OUT o_until bigint,
+    OUT o_epoch bigint, OUT o_next_seq bigint)
+LANGUAGE plpgsql AS $fn$
+BEGIN
     UPDATE {schema}.runs
        SET open_seq = p_seq, next_seq = GREATEST(next_seq, p_seq + 1), status = 'running', reason = NULL,
            finished_at_ms = NULL, updated_at_ms = p_now
-     WHERE id = p_run;
+     WHERE id = p_run AND lease_owner = p_owner AND lease_epoch = p_epoch AND open_seq IS NULL AND p_seq >= next_seq
+    RETURNING control INTO o_control;
+    IF NOT FOUND THEN
+        SELECT * INTO o_refusal, o_control, o_owner, o_pid, o_host, o_until, o_epoch, o_next_seq
+          FROM {schema}.refusal(p_run, p_owner, p_epoch, p_seq, 'none_open');
+        RETURN;
+    END IF;
+    INSERT INTO {schema}.step_events (run_id, seq, step, step_id, started_at_ms) VALUES (p_run, p_seq, p_step, p_step_id, p_now);
 END
 $fn$;
 
@@ -172,31 +200,33 @@ CREATE FUNCTION {schema}.end_step(
     OUT o_refusal text, OUT o_control text, OUT o_owner text, OUT o_pid bigint, OUT o_host text, OUT o_until bigint,
     OUT o_epoch bigint, OUT o_next_seq bigint)
 LANGUAGE plpgsql AS $fn$
-DECLARE
-    v_open bigint;
 BEGIN
-    SELECT lease_owner, lease_pid, lease_host, lease_until_ms, lease_epoch, control, next_seq, open_seq
-      INTO o_owner, o_pid, o_host, o_until, o_epoch, o_control, o_next_seq, v_open
-      FROM {schema}.runs WHERE id = p_run FOR UPDATE;
-    IF NOT FOUND THEN o_refusal := 'not_found'; RETURN; END IF;
-    IF o_owner IS DISTINCT FROM p_owner OR o_epoch <> p_epoch THEN o_refusal := 'lease_lost'; RETURN; END IF;
-    IF v_open IS DISTINCT FROM p_seq THEN o_refusal := 'not_open'; RETURN; END IF;
-    -- With a pause or cancel pending the run stops here: the next step is only its target.
-    IF o_control <> 'none' THEN p_next_seq := NULL; END IF;
-    IF p_next_seq < o_next_seq THEN o_refusal := 'seq_used'; RETURN; END IF;
+    -- With a pause or cancel pending the run stops here: the next step is only its target, not started.
+    UPDATE {schema}.runs
+       SET state = COALESCE(p_state::jsonb, state), target = p_target::jsonb,
+           open_seq = CASE WHEN control = 'none' THEN p_next_seq END,
+           next_seq = GREATEST(next_seq, CASE WHEN control = 'none' THEN p_next_seq + 1 END),
+           updated_at_ms = p_now
+     WHERE id = p_run AND lease_owner = p_owner AND lease_epoch = p_epoch AND open_seq = p_seq
+       AND (p_next_seq IS NULL OR control <> 'none' OR p_next_seq >= next_seq)
+    RETURNING control INTO o_control;
+    IF NOT FOUND THEN
+        SELECT * INTO o_refusal, o_control, o_owner, o_pid, o_host, o_until, o_epoch, o_next_seq
+          FROM {schema}.refusal(p_run, p_owner, p_epoch, p_seq, 'open');
+        RETURN;
+    END IF;
     UPDATE {schema}.step_events
        SET outcome = p_outcome, output = p_output::jsonb, error = p_error, attempts = p_attempts,
            ended_at_ms = p_now, duration_ms = p_duration_ms
      WHERE run_id = p_run AND seq = p_seq AND outcome IS NULL;
-    IF NOT FOUND THEN o_refusal := 'not_open'; RETURN; END IF;
-    IF p_next_seq IS NOT NULL THEN
+    IF NOT FOUND THEN
+        -- Only these functions write a store, and they keep an open execution unended: the store was changed by hand.
+        RAISE EXCEPTION 'step execution % of run % is open but has no unended event', p_seq, p_run;
+    END IF;
+    IF o_control = 'none' AND p_next_seq IS NOT NULL THEN
         INSERT INTO {schema}.step_events (run_id, seq, step, step_id, started_at_ms)
         VALUES (p_run, p_next_seq, p_next_step, p_next_step_id, p_now);
     END IF;
-    UPDATE {schema}.runs
-       SET state = COALESCE(p_state::jsonb, state), target = p_target::jsonb, open_seq = p_next_seq,
-           next_seq = GREATEST(next_seq, COALESCE(p_next_seq + 1, 0)), updated_at_ms = p_now
-     WHERE id = p_run;
 END
 $fn$;
 
@@ -207,18 +237,18 @@ CREATE FUNCTION {schema}.set_status(
     OUT o_epoch bigint, OUT o_next_seq bigint)
 LANGUAGE plpgsql AS $fn$
 BEGIN
-    SELECT lease_owner, lease_pid, lease_host, lease_until_ms, lease_epoch, control, next_seq
-      INTO o_owner, o_pid, o_host, o_until, o_epoch, o_control, o_next_seq
-      FROM {schema}.runs WHERE id = p_run FOR UPDATE;
-    IF NOT FOUND THEN o_refusal := 'not_found'; RETURN; END IF;
-    IF o_owner IS DISTINCT FROM p_owner OR o_epoch <> p_epoch THEN o_refusal := 'lease_lost'; RETURN; END IF;
     UPDATE {schema}.runs
        SET status = p_status, reason = p_reason, output = COALESCE(p_output::jsonb, output), finished_at_ms = p_finished_at_ms,
            control = 'none',
            lease_owner = CASE WHEN p_keep_lease THEN lease_owner END, lease_pid = CASE WHEN p_keep_lease THEN lease_pid END,
            lease_host = CASE WHEN p_keep_lease THEN lease_host END, lease_until_ms = CASE WHEN p_keep_lease THEN lease_until_ms END,
            updated_at_ms = p_now
-     WHERE id = p_run;
+     WHERE id = p_run AND lease_owner = p_owner AND lease_epoch = p_epoch
+    RETURNING control INTO o_control;
+    IF NOT FOUND THEN
+        SELECT * INTO o_refusal, o_control, o_owner, o_pid, o_host, o_until, o_epoch, o_next_seq
+          FROM {schema}.refusal(p_run, p_owner, p_epoch, NULL, 'lease');
+    END IF;
 END
 $fn$;
 "#;

@@ -30,7 +30,8 @@ use tokio_postgres::{Client, Row, Statement};
 /// The most writes one transaction carries; more wait for the next.
 const MAX_BATCH: usize = 1024;
 
-/// How often one batch is sent again after a lost connection or a deadlock before its writes fail.
+/// How often one batch is sent again after a deadlock or serialization failure before its writes fail.
+/// (After a lost connection it is sent again for as long as the link keeps reconnecting.)
 const MAX_ATTEMPTS: u32 = 5;
 
 const CREATE_RUN: &str = "SELECT o_refusal FROM create_run($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)";
@@ -197,7 +198,8 @@ async fn commit(link: &mut Link, writes: &[&Write]) -> Vec<Result<Control, Store
     let mut answers: Vec<Option<Result<Control, StoreError>>> = writes.iter().map(|_| None).collect();
     // Indexes of the writes still to apply.
     let mut pending: Vec<usize> = (0..writes.len()).collect();
-    let mut attempts = 0;
+    let (mut attempts, began) = (0, Instant::now());
+    let retry_lost = |link: &Link| began.elapsed() < link.reconnect_for();
     while !pending.is_empty() {
         let sending: Vec<&Write> = pending.iter().map(|&i| writes[i]).collect();
         let flight = match prepared(link).await {
@@ -223,12 +225,13 @@ async fn commit(link: &mut Link, writes: &[&Write]) -> Vec<Result<Control, Store
                 fail_all(&mut answers, &pending, &e.into());
                 break;
             }
-            Flight::Transient(e) | Flight::Lost { xid: None, error: e, .. } if attempts < MAX_ATTEMPTS => {
+            Flight::Transient(e) if attempts < MAX_ATTEMPTS => {
                 attempts += 1;
-                if is_connection_lost(&e) {
-                    link.lost();
-                }
-                tracing::debug!(error = %error_text(&e), attempts, "a store batch is sent again");
+                tracing::debug!(error = %error_text(&e), attempts, "a store batch failed for others' sake; sending it again");
+            }
+            Flight::Lost { xid: None, error, .. } if retry_lost(link) => {
+                link.lost();
+                tracing::debug!(error = %error_text(&error), "the connection was lost before the batch began; sending it again");
             }
             Flight::Lost { xid: Some(xid), rows, error } => {
                 link.lost();
@@ -250,9 +253,8 @@ async fn commit(link: &mut Link, writes: &[&Write]) -> Vec<Result<Control, Store
                         }
                         pending.clear();
                     }
-                    Ok(false) if attempts < MAX_ATTEMPTS => {
-                        attempts += 1;
-                        tracing::debug!(error = %error_text(&error), attempts, "the connection was lost before the batch committed; sending it again");
+                    Ok(false) if retry_lost(link) => {
+                        tracing::debug!(error = %error_text(&error), "the connection was lost before the batch committed; sending it again");
                     }
                     Ok(false) => {
                         fail_all(&mut answers, &pending, &error.into());
@@ -455,19 +457,27 @@ fn answer(write: &Write, row: &Row) -> Result<Control, StoreError> {
     }
 }
 
-/// Whether transaction `xid` committed, asked on a new connection after the old one was lost mid-commit.
+/// Whether transaction `xid` committed, asked on a new connection after the
+/// old one was lost mid-commit (and again if that one is lost too, while the link keeps reconnecting).
 async fn outcome(link: &mut Link, xid: i64) -> Result<bool, StoreError> {
     let began = Instant::now();
     loop {
         let statement = link.statement(XID_STATUS).await?;
         let client = link.client().await?;
-        let status: Option<String> = client.query_one(&statement, &[&xid]).await?.try_get(0)?;
+        let status: Option<String> = match client.query_one(&statement, &[&xid]).await {
+            Ok(row) => row.try_get(0)?,
+            Err(e) if is_connection_lost(&e) && began.elapsed() < link.reconnect_for() => {
+                link.lost();
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        };
         match status.as_deref() {
             Some("committed") => return Ok(true),
             // The old connection's server process has not noticed yet that it is gone.
-            Some("in progress") if began.elapsed() < Duration::from_secs(30) => tokio::time::sleep(Duration::from_millis(50)).await,
+            Some("in progress") if began.elapsed() < link.reconnect_for() => tokio::time::sleep(Duration::from_millis(50)).await,
             Some("in progress") => {
-                return Err(StoreError::Postgres(format!("transaction {xid} is still in progress on a lost connection 30 s later; its outcome is unknown")))
+                return Err(StoreError::Postgres(format!("transaction {xid} was still in progress on a lost connection after {:?}; its outcome is unknown", began.elapsed())))
             }
             _ => return Ok(false),
         }
