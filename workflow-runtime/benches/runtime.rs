@@ -609,7 +609,9 @@ fn resume_figures<S: Store>(
         load.push(began.elapsed());
         open |= record.open.is_some();
         let began = Instant::now();
-        let LeaseResult::Acquired(fence) = ex.store().acquire_lease(taken_apart, &owner, 30_000).expect("lease") else { panic!("a paused run's lease was refused") };
+        let LeaseResult::Acquired(fence) = ex.store().acquire_lease(taken_apart, &owner, 30_000).expect("lease") else {
+            panic!("a paused run's lease was refused")
+        };
         lease.push(began.elapsed());
         let next = StepStart { seq: record.next_seq, step: 1, step_id: "second".to_string() };
         let began = Instant::now();

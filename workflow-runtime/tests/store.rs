@@ -10,8 +10,8 @@ use std::fs;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use support::*;
 use support::postgres::TestSchema;
+use support::*;
 use workflow_runtime::human::{Answer, Request, RequestKind};
 use workflow_runtime::ir::Target;
 use workflow_runtime::store::memory::MemoryStore;
@@ -660,12 +660,23 @@ fn dump(schema: &str) -> String {
     let out = std::process::Command::new("pg_dump").args(["--no-owner", "--schema", schema, "-d", &support::postgres::server_url()]).output().unwrap();
     assert!(out.status.success(), "pg_dump failed: {}", String::from_utf8_lossy(&out.stderr));
     // Newer pg_dump brackets its output with a random key (`\restrict KEY`): not part of the schema.
-    String::from_utf8(out.stdout).unwrap().lines().filter(|line| !line.starts_with("\\restrict") && !line.starts_with("\\unrestrict")).collect::<Vec<_>>().join("\n")
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .filter(|line| !line.starts_with("\\restrict") && !line.starts_with("\\unrestrict"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// Opening the schema is refused as another application's, naming `reason`, and it is byte for byte as it was.
 fn assert_schema_refused_untouched(schema: &TestSchema, reason: &str) {
-    let before = (dump(&schema.name), schema.sql(&format!("SELECT c.relname, c.xmin::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = '{}' ORDER BY 1", schema.name)));
+    let before = (
+        dump(&schema.name),
+        schema.sql(&format!(
+            "SELECT c.relname, c.xmin::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = '{}' ORDER BY 1",
+            schema.name
+        )),
+    );
     match PostgresStore::open(&PgLocation::parse(&schema.url).unwrap(), PostgresOptions::default()) {
         Err(StoreError::ForeignSchema { location, reason: found }) => {
             assert!(location.contains(&format!("schema={}", schema.name)) && location.contains("127.0.0.1:5432"), "{location}");
@@ -674,7 +685,13 @@ fn assert_schema_refused_untouched(schema: &TestSchema, reason: &str) {
         Err(other) => panic!("expected ForeignSchema, got {other}"),
         Ok(_) => panic!("schema {} was opened as a store", schema.name),
     }
-    let after = (dump(&schema.name), schema.sql(&format!("SELECT c.relname, c.xmin::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = '{}' ORDER BY 1", schema.name)));
+    let after = (
+        dump(&schema.name),
+        schema.sql(&format!(
+            "SELECT c.relname, c.xmin::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = '{}' ORDER BY 1",
+            schema.name
+        )),
+    );
     assert!(before == after, "schema {} was modified:\n{}\n---\n{}", schema.name, before.0, after.0);
 }
 
@@ -901,12 +918,16 @@ async fn postgres_keeps_each_definition_once() {
     for id in ["a", "b", "c"] {
         store.create_run(new_run(id, "wf", &owner("x"), 60_000)).await.unwrap();
     }
-    let other = workflow_runtime::store::NewRun { definition_hash: "hash-2".to_owned(), definition: json!({ "name": "v2" }).to_string().into(), ..new_run("d", "wf", &owner("x"), 60_000) };
+    let other = workflow_runtime::store::NewRun {
+        definition_hash: "hash-2".to_owned(),
+        definition: json!({ "name": "v2" }).to_string().into(),
+        ..new_run("d", "wf", &owner("x"), 60_000)
+    };
     store.create_run(other).await.unwrap();
-    assert_eq!(schema.sql(&format!("SELECT hash, definition::text FROM {}.definitions ORDER BY hash", schema.name)), [
-        [Some("hash-1".to_owned()), Some(r#"{"name": "wf"}"#.to_owned())],
-        [Some("hash-2".to_owned()), Some(r#"{"name": "v2"}"#.to_owned())],
-    ]);
+    assert_eq!(
+        schema.sql(&format!("SELECT hash, definition::text FROM {}.definitions ORDER BY hash", schema.name)),
+        [[Some("hash-1".to_owned()), Some(r#"{"name": "wf"}"#.to_owned())], [Some("hash-2".to_owned()), Some(r#"{"name": "v2"}"#.to_owned())],]
+    );
     assert_eq!(store.load_run("d").unwrap().unwrap().definition, json!({ "name": "v2" }));
     assert_eq!(store.load_run("b").unwrap().unwrap().definition, json!({ "name": "wf" }));
 }

@@ -43,7 +43,8 @@ impl BenchDatabase {
         let server = server_url();
         let name = format!("wfbench_{}_{tag}", std::process::id());
         let created = rt.block_on(async {
-            let (client, connection) = tokio::time::timeout(Duration::from_secs(5), tokio_postgres::connect(&server, tokio_postgres::NoTls)).await.ok()?.ok()?;
+            let (client, connection) =
+                tokio::time::timeout(Duration::from_secs(5), tokio_postgres::connect(&server, tokio_postgres::NoTls)).await.ok()?.ok()?;
             tokio::spawn(connection);
             // Two statements: CREATE DATABASE cannot run inside the transaction a multi-statement query is.
             client.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await.ok()?;
@@ -73,7 +74,7 @@ async fn bare_commits(client: &tokio_postgres::Client, limit: u64, budget: Durat
     let insert = client.prepare("INSERT INTO bare (run, seq, at) VALUES ($1, $2, $3)").await.expect("prepare");
     let start = Instant::now();
     let mut done = 0u64;
-    while done < limit && (done % 16 != 0 || start.elapsed() < budget) {
+    while done < limit && (!done.is_multiple_of(16) || start.elapsed() < budget) {
         let seq = done as i64;
         client.execute(&insert, &[&"0190a5c4-7f1e-7000-8000-000000000000", &seq, &seq]).await.expect("insert");
         done += 1;
@@ -139,7 +140,12 @@ pub(super) fn postgres_figures(rt: &Runtime) {
         let row = client.query_one("SELECT current_setting('synchronous_commit'), current_setting('fsync'), version()", &[]).await.expect("settings");
         (row.get::<_, String>(0), row.get::<_, String>(1), row.get::<_, String>(2))
     });
-    println!("    PostgreSQL: {} (synchronous_commit={}, fsync={}), same machine, over TCP loopback", settings.2.split(" on ").next().unwrap_or(""), settings.0, settings.1);
+    println!(
+        "    PostgreSQL: {} (synchronous_commit={}, fsync={}), same machine, over TCP loopback",
+        settings.2.split(" on ").next().unwrap_or(""),
+        settings.0,
+        settings.1
+    );
 
     // (f) Blocks of bare commits and durable runs alternate, so both meet the server in the same state.
     let bare = rt.block_on(async {
@@ -180,9 +186,9 @@ pub(super) fn postgres_figures(rt: &Runtime) {
 
     // (g) Concurrent runs over one store, against pgbench -N with as many clients.
     let bench_db = BenchDatabase::create(rt, "pgbench");
-    let pgbench_ready = bench_db.as_ref().is_some_and(|b| {
-        std::process::Command::new("pgbench").args(["-i", "-q", "-s", "1", &b.url]).output().is_ok_and(|out| out.status.success())
-    });
+    let pgbench_ready = bench_db
+        .as_ref()
+        .is_some_and(|b| std::process::Command::new("pgbench").args(["-i", "-q", "-s", "1", &b.url]).output().is_ok_and(|out| out.status.success()));
     if !pgbench_ready {
         println!("    (g) pgbench is missing or failed to initialize: its baseline is left out");
     }
@@ -198,11 +204,7 @@ pub(super) fn postgres_figures(rt: &Runtime) {
         let per_commit = writes as f64 / seen.len().max(1) as f64;
         let tps = if pgbench_ready { bench_db.as_ref().and_then(|b| pgbench(&b.url, runs, 5)) } else { None };
         let against = match tps {
-            Some(tps) => format!(
-                "pgbench -N -c {runs}: {tps:.0} tps; ratio {:.2}, target >= 0.5 [{}]",
-                steps_per_s / tps,
-                verdict(steps_per_s >= 0.5 * tps)
-            ),
+            Some(tps) => format!("pgbench -N -c {runs}: {tps:.0} tps; ratio {:.2}, target >= 0.5 [{}]", steps_per_s / tps, verdict(steps_per_s >= 0.5 * tps)),
             None => "pgbench -N: not measured".to_string(),
         };
         let floor = if runs == 16 { format!("; target >= 5,000 steps/s [{}]", verdict(steps_per_s >= 5_000.0)) } else { String::new() };

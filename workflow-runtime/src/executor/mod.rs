@@ -530,7 +530,9 @@ impl<S: Store> Executor<S> {
             for (id, mut child_engine, fresh) in children {
                 let span = tracing::info_span!("run", run = %id, workflow = %child_engine.ir().name);
                 let child = match fresh {
-                    Some((next, first, child_run, child_fence)) => self.drive(&id, &child_fence, child_engine.as_mut(), next, first, child_run).instrument(span).await,
+                    Some((next, first, child_run, child_fence)) => {
+                        self.drive(&id, &child_fence, child_engine.as_mut(), next, first, child_run).instrument(span).await
+                    }
                     None => match self.resume(&id, child_engine, ResumeOptions::default()).await {
                         Err(RunError::Finished { .. }) => continue,
                         other => other,

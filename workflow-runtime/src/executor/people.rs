@@ -316,7 +316,9 @@ impl<S: Store> Executor<S> {
                 self.store.set_status(run_id, fence, RunStatus::Paused, Some(reason.clone()), None).await?;
                 Some(RunReport { run_id: run_id.to_string(), status: RunStatus::Paused, reason: Some(reason), trace: trace.to_vec(), children: Vec::new() })
             }
-            Control::Cancel => Some(self.finish(run_id, fence, engine, run, RunStatus::Cancelled, Some("cancelled on request".to_string()), trace.to_vec()).await?),
+            Control::Cancel => {
+                Some(self.finish(run_id, fence, engine, run, RunStatus::Cancelled, Some("cancelled on request".to_string()), trace.to_vec()).await?)
+            }
         })
     }
 }

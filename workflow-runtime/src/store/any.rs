@@ -17,7 +17,10 @@
 
 use super::postgres::{PgLocation, PostgresOptions, PostgresStore};
 use super::sqlite::{SqliteOptions, SqliteStore};
-use super::{Control, Fence, LeaseOwner, LeaseResult, NewRun, Question, RunFilter, RunId, RunRecord, RunStatus, RunSummary, StepEnd, StepEvent, StepStart, Store, StoreError};
+use super::{
+    Control, Fence, LeaseOwner, LeaseResult, NewRun, Question, RunFilter, RunId, RunRecord, RunStatus, RunSummary, StepEnd, StepEvent, StepStart, Store,
+    StoreError,
+};
 use crate::human::{Answer, Request, RequestKind};
 use std::fmt;
 use std::path::PathBuf;
@@ -28,14 +31,14 @@ pub enum StoreLocation {
     /// A SQLite file.
     Sqlite(PathBuf),
     /// A PostgreSQL database and schema.
-    Postgres(PgLocation),
+    Postgres(Box<PgLocation>),
 }
 
 impl StoreLocation {
     /// `postgres://...` or `postgresql://...` is PostgreSQL; any other text is a file path.
     pub fn parse(location: &str) -> Result<StoreLocation, StoreError> {
         if PgLocation::is_url(location) {
-            return PgLocation::parse(location).map(StoreLocation::Postgres);
+            return PgLocation::parse(location).map(|location| StoreLocation::Postgres(Box::new(location)));
         }
         if location.is_empty() {
             return Err(StoreError::Location { location: String::new(), reason: "the location is empty: give a file path or a postgres:// URL".to_owned() });
@@ -112,7 +115,14 @@ impl Store for AnyStore {
         on_either!(self, store => store.end_step(run, fence, end).await)
     }
 
-    async fn set_status(&self, run: &str, fence: &Fence, status: RunStatus, reason: Option<String>, output: Option<serde_json::Value>) -> Result<(), StoreError> {
+    async fn set_status(
+        &self,
+        run: &str,
+        fence: &Fence,
+        status: RunStatus,
+        reason: Option<String>,
+        output: Option<serde_json::Value>,
+    ) -> Result<(), StoreError> {
         on_either!(self, store => store.set_status(run, fence, status, reason, output).await)
     }
 

@@ -7,8 +7,8 @@
 //! the bottom of this file.
 
 use super::{
-    Control, Fence, Lease, LeaseOwner, LeaseResult, NewRun, Question, RunFilter, RunId, RunRecord, RunStatus, RunSummary, StepEnd, StepEvent, StepOutcome, StepStart,
-    Store, StoreError,
+    Control, Fence, Lease, LeaseOwner, LeaseResult, NewRun, Question, RunFilter, RunId, RunRecord, RunStatus, RunSummary, StepEnd, StepEvent, StepOutcome,
+    StepStart, Store, StoreError,
 };
 use crate::human::{Answer, Request, RequestKind};
 use std::collections::HashMap;

@@ -5,9 +5,9 @@
 
 use serde_json::json;
 use std::path::{Path, PathBuf};
+use workflow_runtime::human::{Request, RequestKind};
 use workflow_runtime::ir::Target;
 use workflow_runtime::store::sqlite::{SqliteOptions, SqliteStore};
-use workflow_runtime::human::{Request, RequestKind};
 use workflow_runtime::store::{Fence, LeaseOwner, NewRun, StepEnd, StepOutcome, StepStart};
 
 pub mod postgres;

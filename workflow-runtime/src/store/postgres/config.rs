@@ -141,7 +141,11 @@ impl PgLocation {
             Ok(Ok(connected)) => connected,
             Ok(Err(e)) => return Err(self.connect_error(&e)),
             Err(_) => {
-                let reason = format!("no answer from {} within {} s (is the host reachable and PostgreSQL running there?)", self.server(), seconds(self.connect_timeout));
+                let reason = format!(
+                    "no answer from {} within {} s (is the host reachable and PostgreSQL running there?)",
+                    self.server(),
+                    seconds(self.connect_timeout)
+                );
                 return Err(StoreError::Connect { location: self.to_string(), reason });
             }
         };

@@ -30,7 +30,10 @@ pub use config::{PgLocation, DEFAULT_CONNECT_TIMEOUT, DEFAULT_SCHEMA};
 pub use schema::APPLICATION_ID;
 
 use super::memory::{is_finished, now_ms};
-use super::{Control, Fence, LeaseOwner, LeaseResult, NewRun, Question, RunFilter, RunId, RunRecord, RunStatus, RunSummary, StepEnd, StepEvent, StepStart, Store, StoreError};
+use super::{
+    Control, Fence, LeaseOwner, LeaseResult, NewRun, Question, RunFilter, RunId, RunRecord, RunStatus, RunSummary, StepEnd, StepEvent, StepStart, Store,
+    StoreError,
+};
 use crate::human::{Answer, Request, RequestKind};
 use connection::{CallError, ConnectionThread, Link};
 use std::future::Future;
@@ -134,7 +137,7 @@ impl Store for PostgresStore {
         let row = CreateRow {
             input: rows::json_text(&run.input)?,
             state: rows::json_text(&run.state)?,
-            target: rows::json_text(&serde_json::to_value(&run.target)?)?,
+            target: rows::json_text(&serde_json::to_value(run.target)?)?,
             definition: run.definition,
             id: run.id,
             workflow: run.workflow,
@@ -166,14 +169,21 @@ impl Store for PostgresStore {
             attempts: end.attempts,
             duration_ms: end.duration_ms,
             state: end.state.as_ref().map(rows::json_text).transpose()?,
-            target: rows::json_text(&serde_json::to_value(&end.target)?)?,
+            target: rows::json_text(&serde_json::to_value(end.target)?)?,
             next: end.next,
             now: now_ms(),
         };
         self.submit(Write::End(Box::new(row))).await
     }
 
-    async fn set_status(&self, run: &str, fence: &Fence, status: RunStatus, reason: Option<String>, output: Option<serde_json::Value>) -> Result<(), StoreError> {
+    async fn set_status(
+        &self,
+        run: &str,
+        fence: &Fence,
+        status: RunStatus,
+        reason: Option<String>,
+        output: Option<serde_json::Value>,
+    ) -> Result<(), StoreError> {
         let now = now_ms();
         let write = Write::Status {
             run: run.to_owned(),

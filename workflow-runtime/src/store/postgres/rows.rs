@@ -141,11 +141,7 @@ pub fn json_text(value: &serde_json::Value) -> Result<String, StoreError> {
 
 fn replace_nul(value: &mut serde_json::Value) {
     match value {
-        serde_json::Value::String(s) => {
-            if s.contains('\0') {
-                *s = s.replace('\0', "\u{FFFD}");
-            }
-        }
+        serde_json::Value::String(s) if s.contains('\0') => *s = s.replace('\0', "\u{FFFD}"),
         serde_json::Value::Array(items) => items.iter_mut().for_each(replace_nul),
         serde_json::Value::Object(map) => {
             if map.keys().any(|key| key.contains('\0')) {

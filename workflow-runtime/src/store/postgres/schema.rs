@@ -323,9 +323,10 @@ async fn identity(tx: &impl GenericClient, location: &PgLocation) -> Result<Iden
         }
         return Err(foreign(format!("schema `{schema}` holds tables we did not create: {names}")));
     }
-    let marker = tx.query(&format!("SELECT application_id, version FROM {}.store_identity", location.quoted_schema()), &[]).await.map_err(|e| {
-        foreign(format!("schema `{schema}` has a table store_identity that is not a workflow store's ({})", error_text(&e)))
-    })?;
+    let marker = tx
+        .query(&format!("SELECT application_id, version FROM {}.store_identity", location.quoted_schema()), &[])
+        .await
+        .map_err(|e| foreign(format!("schema `{schema}` has a table store_identity that is not a workflow store's ({})", error_text(&e))))?;
     let read = marker.first().map(|row| (row.try_get::<_, i32>(0), row.try_get::<_, i32>(1)));
     match (marker.len(), read) {
         (1, Some((Ok(application_id), Ok(version)))) if application_id == APPLICATION_ID => Ok(Identity::Ours(version)),

@@ -312,7 +312,7 @@ async fn fly(client: &Client, statements: &Statements, writes: &[&Write]) -> Fli
         };
         let written = &results[2..results.len() - 1];
         let rows = written.iter().all(|r| matches!(r, Ok(Some(_)))).then(|| written.iter().filter_map(|r| r.as_ref().ok().cloned().flatten()).collect());
-        let error = results.swap_remove(at).err().expect("the lost connection's error");
+        let error = results.swap_remove(at).expect_err("the lost connection's error");
         return Flight::Lost { xid, rows, error };
     }
     let commit = results.pop().expect("the COMMIT's answer");
@@ -477,7 +477,10 @@ async fn outcome(link: &mut Link, xid: i64) -> Result<bool, StoreError> {
             // The old connection's server process has not noticed yet that it is gone.
             Some("in progress") if began.elapsed() < link.reconnect_for() => tokio::time::sleep(Duration::from_millis(50)).await,
             Some("in progress") => {
-                return Err(StoreError::Postgres(format!("transaction {xid} was still in progress on a lost connection after {:?}; its outcome is unknown", began.elapsed())))
+                return Err(StoreError::Postgres(format!(
+                    "transaction {xid} was still in progress on a lost connection after {:?}; its outcome is unknown",
+                    began.elapsed()
+                )))
             }
             _ => return Ok(false),
         }

@@ -23,7 +23,8 @@ mod writer;
 
 use super::memory::{lease_is_free, now_ms};
 use super::{
-    Control, Fence, LeaseOwner, LeaseResult, NewRun, Question, RunFilter, RunId, RunRecord, RunStatus, RunSummary, StepEnd, StepEvent, StepStart, Store, StoreError,
+    Control, Fence, LeaseOwner, LeaseResult, NewRun, Question, RunFilter, RunId, RunRecord, RunStatus, RunSummary, StepEnd, StepEvent, StepStart, Store,
+    StoreError,
 };
 use crate::human::{Answer, Request, RequestKind};
 use rows::RawRun;
@@ -180,7 +181,14 @@ impl Store for SqliteStore {
         self.writer.submit(Write::End(row)).await
     }
 
-    async fn set_status(&self, run: &str, fence: &Fence, status: RunStatus, reason: Option<String>, output: Option<serde_json::Value>) -> Result<(), StoreError> {
+    async fn set_status(
+        &self,
+        run: &str,
+        fence: &Fence,
+        status: RunStatus,
+        reason: Option<String>,
+        output: Option<serde_json::Value>,
+    ) -> Result<(), StoreError> {
         let output = output.as_ref().map(serde_json::to_string).transpose()?;
         let write = Write::Status { run: run.to_owned(), fence: fence.clone(), status, reason, output, now: now_ms() };
         self.writer.submit(write).await.map(drop)

@@ -11,7 +11,8 @@ pub const RUN_COLUMNS: &str = "r.id, r.workflow, r.status, r.reason, r.definitio
      r.created_at_ms, r.updated_at_ms, r.finished_at_ms, r.cwd, r.source, r.lease_epoch";
 
 /// The join [`RUN_COLUMNS`] select from: a run, its definition and its open execution.
-pub const RUN_FROM: &str = "runs AS r LEFT JOIN definitions AS d ON d.hash = r.definition_hash LEFT JOIN step_events AS e ON e.run_id = r.id AND e.seq = r.open_seq";
+pub const RUN_FROM: &str =
+    "runs AS r LEFT JOIN definitions AS d ON d.hash = r.definition_hash LEFT JOIN step_events AS e ON e.run_id = r.id AND e.seq = r.open_seq";
 
 /// The columns [`run_summary`] reads, in order.
 pub const SUMMARY_COLUMNS: &str = "id, workflow, status, parent_run_id, created_at_ms, finished_at_ms";
