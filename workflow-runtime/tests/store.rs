@@ -843,7 +843,7 @@ async fn postgres_a_terminated_connection_is_opened_again_on_its_next_use() {
     // Neither the next write nor the next read fails.
     store.end_step("r", &fence, end(2, 2, None)).await.unwrap();
     assert_eq!(store.load_run("r").unwrap().unwrap().state, json!({ "count": 2 }));
-    assert_eq!(terminate_backends(&application), 2, "both connections were opened again");
+    assert!(terminate_backends(&application) >= 2, "the reader's and a writer's connections were opened again");
     assert_eq!(store.events("r").unwrap().len(), 2);
     assert!(store.renew_lease("r", &fence, 60_000).unwrap());
 }

@@ -53,11 +53,14 @@ pub fn schema_version() -> u32 {
 pub struct PostgresOptions {
     /// How long a call keeps trying to reconnect after the connection was lost, before it fails.
     pub reconnect_for: Duration,
+    /// Connections the writer commits batches on, one batch each at a time (at least 1; 2 by
+    /// default: while one batch waits for its commit, the next is sent). Each is opened at its first batch.
+    pub writer_connections: usize,
 }
 
 impl Default for PostgresOptions {
     fn default() -> PostgresOptions {
-        PostgresOptions { reconnect_for: Duration::from_secs(30) }
+        PostgresOptions { reconnect_for: Duration::from_secs(30), writer_connections: 2 }
     }
 }
 
@@ -88,7 +91,8 @@ impl PostgresStore {
                 drop(client);
                 direct.lock().await.connect().await?;
                 // The writer connects at its first write: commands that only read never open it.
-                Ok(writer::write_loop(Link::new(location, options.reconnect_for), queue))
+                let links = (0..options.writer_connections.max(1)).map(|_| Link::new(location.clone(), options.reconnect_for)).collect();
+                Ok(writer::write_loop(links, queue))
             }
         };
         let thread = ConnectionThread::start(setup)?;

@@ -157,16 +157,35 @@ pub struct Job {
     pub reply: oneshot::Sender<Result<Control, StoreError>>,
 }
 
-/// The writer: takes batches off `jobs` until every sender is gone and the queue is empty.
-pub async fn write_loop(mut link: Link, mut jobs: mpsc::UnboundedReceiver<Job>) {
-    while let Some(first) = jobs.recv().await {
-        let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
-            match jobs.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
-            }
+/// The writers: `links.len()` of them, each on its own connection, take
+/// batches off the one queue until every sender is gone and the queue is
+/// empty. While one batch waits for its commit, the next writer already
+/// sends the writes queued meanwhile; the server flushes their commits
+/// together when they meet.
+pub async fn write_loop(links: Vec<Link>, jobs: mpsc::UnboundedReceiver<Job>) {
+    let jobs = Arc::new(tokio::sync::Mutex::new(jobs));
+    let writers: Vec<_> = links.into_iter().map(|link| tokio::spawn(writer(link, jobs.clone()))).collect();
+    for writer in writers {
+        if writer.await.is_err() {
+            tracing::error!("a store writer panicked");
         }
+    }
+}
+
+async fn writer(mut link: Link, jobs: Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<Job>>>) {
+    loop {
+        let mut batch = {
+            let mut jobs = jobs.lock().await;
+            let Some(first) = jobs.recv().await else { return };
+            let mut batch = vec![first];
+            while batch.len() < MAX_BATCH {
+                match jobs.try_recv() {
+                    Ok(job) => batch.push(job),
+                    Err(_) => break,
+                }
+            }
+            batch
+        };
         // One lock order for every store: by run (stable, so one run's writes keep their order).
         batch.sort_by(|a, b| a.write.run().cmp(b.write.run()));
         let writes: Vec<&Write> = batch.iter().map(|job| &job.write).collect();
