@@ -71,15 +71,25 @@ impl Link {
         }
     }
 
-    /// `sql` prepared on the current connection (once per connection).
-    pub async fn statement(&mut self, sql: &'static str) -> Result<Statement, StoreError> {
+    /// The connection, and `sqls` prepared on it (once per connection). All
+    /// belong to that one connection: if it is lost while preparing, the
+    /// error says so ([`CallError::Postgres`]) and the next call starts over on a new one.
+    pub async fn prepared<const N: usize>(&mut self, sqls: [&'static str; N]) -> Result<(Arc<Client>, [Statement; N]), CallError> {
         let client = self.client().await?;
-        if let Some(statement) = self.statements.get(sql) {
-            return Ok(statement.clone());
+        let mut statements = Vec::with_capacity(N);
+        for sql in sqls {
+            let statement = match self.statements.get(sql) {
+                Some(statement) => statement.clone(),
+                None => {
+                    let statement = client.prepare(sql).await.map_err(|e| CallError::Postgres(noting_loss_only(self, e)))?;
+                    self.statements.insert(sql, statement.clone());
+                    statement
+                }
+            };
+            statements.push(statement);
         }
-        let statement = client.prepare(sql).await?;
-        self.statements.insert(sql, statement.clone());
-        Ok(statement)
+        let statements = statements.try_into().unwrap_or_else(|_| unreachable!("one statement per SQL text"));
+        Ok((client, statements))
     }
 
     /// How long a lost connection is retried before calls fail.
@@ -155,10 +165,15 @@ impl From<CallError> for StoreError {
 
 /// Maps a tokio-postgres error, noting on `link` when it means the connection is gone.
 pub fn noting_loss(link: &mut Link, e: tokio_postgres::Error) -> StoreError {
+    noting_loss_only(link, e).into()
+}
+
+/// Notes on `link` when `e` means the connection is gone; the error itself is kept.
+fn noting_loss_only(link: &mut Link, e: tokio_postgres::Error) -> tokio_postgres::Error {
     if is_connection_lost(&e) {
         link.lost();
     }
-    e.into()
+    e
 }
 
 /// The thread the connections live on, and a handle to its runtime.

@@ -1,29 +1,30 @@
-//! Group commit on PostgreSQL: the writer takes every write queued (up to
+//! Group commit on PostgreSQL: a writer takes every write queued (up to
 //! 1024) and applies them in one transaction, sent as one pipelined flight:
-//! `BEGIN`, `txid_current()`, one call of a write function per write,
-//! `COMMIT`, all written before the first answer is read. Many runs in
-//! flight share a round trip and a WAL flush.
+//! `BEGIN`, one call of a write function per write, `COMMIT`, all written
+//! before the first answer is read. Many runs in flight share a round trip
+//! and a WAL flush. A write alone is sent as one statement, its own
+//! transaction.
 //!
 //! A write the store refuses (lost lease, step not open) answers so without
 //! an error, so the others still commit. A write that fails with an error
 //! aborts the transaction: it gets its error, and the rest are sent again.
-//! If the connection is lost mid-flight, the writer reconnects and asks the
-//! server whether the transaction committed (`txid_status`): if it did, the
-//! answers stand; if not, the flight is sent again. Sending again never
-//! records anything twice: every write function checks that its write has
-//! not happened yet (the step is still open, the run does not exist yet).
-//! Writes are sorted by run id in each flight, so two stores' batches lock
-//! runs in the same order and never deadlock each other.
+//! If the connection is lost mid-flight, the writer reconnects and checks
+//! each write against the store, under its run's row lock (so after any
+//! transaction still holding it): a write that took effect gets its answer
+//! from what is stored, the others are sent again. So nothing is recorded
+//! twice, and nothing is lost. Writes are sorted by run id in each flight,
+//! so two stores' batches lock runs in the same order and never deadlock
+//! each other.
 
 use super::config::{error_text, is_connection_lost, is_transient};
-use super::connection::Link;
-use super::rows::{signed, write_answer};
+use super::connection::{CallError, Link};
+use super::rows::{signed, unsigned, write_answer};
 use crate::store::{Control, Fence, LeaseOwner, RunStatus, StepStart, StoreError};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::Poll;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 use tokio::sync::{mpsc, oneshot};
 use tokio_postgres::{Client, Row, Statement};
 
@@ -38,8 +39,9 @@ const CREATE_RUN: &str = "SELECT o_refusal FROM create_run($1, $2, $3, $4, $5, $
 const START_STEP: &str = "SELECT * FROM start_step($1, $2, $3, $4, $5, $6, $7)";
 const END_STEP: &str = "SELECT * FROM end_step($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)";
 const SET_STATUS: &str = "SELECT * FROM set_status($1, $2, $3, $4, $5, $6, $7, $8, $9)";
-const XID: &str = "SELECT txid_current()";
-const XID_STATUS: &str = "SELECT txid_status($1)";
+// After a lost connection: what a run holds now, once no transaction holds it any more.
+const RUN_NOW: &str = "SELECT lease_owner, lease_epoch, open_seq, control, status FROM runs WHERE id = $1 FOR UPDATE";
+const EVENT_ENDED: &str = "SELECT outcome IS NOT NULL FROM step_events WHERE run_id = $1 AND seq = $2";
 
 /// A write, its JSON already serialized (and made storable) by the caller.
 pub enum Write {
@@ -208,8 +210,8 @@ enum Flight {
     Transient(tokio_postgres::Error),
     /// The transaction as a whole failed (`BEGIN` or `COMMIT` refused): nothing stands.
     Refused(tokio_postgres::Error),
-    /// The connection was lost: maybe the transaction `xid` committed; `rows` when every write had answered.
-    Lost { xid: Option<i64>, rows: Option<Vec<Row>>, error: tokio_postgres::Error },
+    /// The connection was lost: the transaction may or may not have committed.
+    Lost(tokio_postgres::Error),
 }
 
 /// Applies `writes` in one transaction (as few as possible), returning each write's answer.
@@ -218,13 +220,14 @@ async fn commit(link: &mut Link, writes: &[&Write]) -> Vec<Result<Control, Store
     // Indexes of the writes still to apply.
     let mut pending: Vec<usize> = (0..writes.len()).collect();
     let (mut attempts, began) = (0, Instant::now());
-    let retry_lost = |link: &Link| began.elapsed() < link.reconnect_for();
     while !pending.is_empty() {
         let sending: Vec<&Write> = pending.iter().map(|&i| writes[i]).collect();
-        let flight = match prepared(link).await {
-            Ok((client, statements)) => fly(&client, &statements, &sending).await,
+        let flight = match link.prepared([CREATE_RUN, START_STEP, END_STEP, SET_STATUS]).await {
+            Ok((client, [create, start, end, status])) => fly(&client, &Statements { create, start, end, status }, &sending).await,
+            // Lost while preparing: nothing was sent.
+            Err(CallError::Postgres(e)) if is_connection_lost(&e) && began.elapsed() < link.reconnect_for() => continue,
             Err(e) => {
-                fail_all(&mut answers, &pending, &e);
+                fail_all(&mut answers, &pending, &e.into());
                 break;
             }
         };
@@ -240,52 +243,29 @@ async fn commit(link: &mut Link, writes: &[&Write]) -> Vec<Result<Control, Store
                 tracing::warn!(error = %error_text(&e), run = writes[i].run(), "a store write failed; the rest of its batch is sent again");
                 answers[i] = Some(Err(e.into()));
             }
-            Flight::Refused(e) => {
-                fail_all(&mut answers, &pending, &e.into());
-                break;
-            }
             Flight::Transient(e) if attempts < MAX_ATTEMPTS => {
                 attempts += 1;
                 tracing::debug!(error = %error_text(&e), attempts, "a store batch failed for others' sake; sending it again");
             }
-            Flight::Lost { xid: None, error, .. } if retry_lost(link) => {
-                link.lost();
-                tracing::debug!(error = %error_text(&error), "the connection was lost before the batch began; sending it again");
-            }
-            Flight::Lost { xid: Some(xid), rows, error } => {
-                link.lost();
-                match outcome(link, xid).await {
-                    Ok(true) => {
-                        match rows {
-                            Some(rows) => {
-                                for (&i, row) in pending.iter().zip(&rows) {
-                                    answers[i] = Some(answer(writes[i], row));
-                                }
-                            }
-                            None => {
-                                let unknown = StoreError::Postgres(format!(
-                                    "the connection was lost while committing ({}); the batch committed but its answers were lost: load the run to see what was recorded",
-                                    error_text(&error)
-                                ));
-                                fail_all(&mut answers, &pending, &unknown);
-                            }
+            Flight::Lost(e) if began.elapsed() < link.reconnect_for() => {
+                tracing::debug!(error = %error_text(&e), "the store connection was lost mid-batch; checking which writes took effect");
+                let mut unknown = std::mem::take(&mut pending);
+                while !unknown.is_empty() {
+                    link.lost();
+                    let mut again = Vec::new();
+                    for i in unknown {
+                        match took_effect(link, writes[i]).await {
+                            Ok(Some(answer)) => answers[i] = Some(Ok(answer)),
+                            Ok(None) => pending.push(i),
+                            // Lost again while checking: check again, for as long as the link reconnects.
+                            Err(_) if began.elapsed() < link.reconnect_for() => again.push(i),
+                            Err(e) => answers[i] = Some(Err(e)),
                         }
-                        pending.clear();
                     }
-                    Ok(false) if retry_lost(link) => {
-                        tracing::debug!(error = %error_text(&error), "the connection was lost before the batch committed; sending it again");
-                    }
-                    Ok(false) => {
-                        fail_all(&mut answers, &pending, &error.into());
-                        break;
-                    }
-                    Err(e) => {
-                        fail_all(&mut answers, &pending, &e);
-                        break;
-                    }
+                    unknown = again;
                 }
             }
-            Flight::Transient(e) | Flight::Lost { error: e, .. } => {
+            Flight::Refused(e) | Flight::Transient(e) | Flight::Lost(e) => {
                 fail_all(&mut answers, &pending, &e.into());
                 break;
             }
@@ -294,55 +274,70 @@ async fn commit(link: &mut Link, writes: &[&Write]) -> Vec<Result<Control, Store
     answers.into_iter().map(|answer| answer.unwrap_or(Err(StoreError::Closed))).collect()
 }
 
+/// After a lost connection: whether `write` took effect, and its answer if
+/// it did (read from the store), or `None` to send it again. Reading the run
+/// `FOR UPDATE` waits for a transaction of the old connection that still
+/// holds it. A write could only have taken effect under its own fence, and
+/// its driver waits for its answer before writing the run again, so what
+/// the run holds now says whether it did.
+async fn took_effect(link: &mut Link, write: &Write) -> Result<Option<Control>, StoreError> {
+    let (client, [run_now, event_ended]) = link.prepared([RUN_NOW, EVENT_ENDED]).await?;
+    let Some(row) = client.query_opt(&run_now, &[&write.run()]).await? else { return Ok(None) };
+    let (owner, epoch): (Option<String>, i64) = (row.try_get(0)?, row.try_get(1)?);
+    let (open_seq, control, status): (Option<i64>, String, String) = (row.try_get(2)?, row.try_get(3)?, row.try_get(4)?);
+    let holds = |fence: &Fence| owner.as_deref() == Some(fence.owner.as_str()) && unsigned(epoch) == fence.epoch;
+    let control = crate::store::parse_control(&control)?;
+    Ok(match write {
+        // Run ids are fresh: a run that exists was created by this write.
+        Write::Create(_) => Some(Control::None),
+        Write::Start { fence, start, .. } => (holds(fence) && open_seq == Some(signed(start.seq))).then_some(control),
+        Write::End(end) if holds(&end.fence) => {
+            let ended: Option<bool> = client.query_opt(&event_ended, &[&end.run, &signed(end.seq)]).await?.map(|row| row.try_get(0)).transpose()?;
+            ended.unwrap_or(false).then_some(control)
+        }
+        Write::End(_) => None,
+        // Setting a status that keeps the lease is the same when done twice; one that releases it is done once.
+        Write::Status { fence, status: wanted, keep_lease: false, .. } => {
+            (owner.is_none() && unsigned(epoch) == fence.epoch && status == wanted.as_str()).then_some(Control::None)
+        }
+        Write::Status { .. } => None,
+    })
+}
+
 /// The writer's statements, prepared on its current connection.
 struct Statements {
     create: Statement,
     start: Statement,
     end: Statement,
     status: Statement,
-    xid: Statement,
-}
-
-async fn prepared(link: &mut Link) -> Result<(Arc<Client>, Statements), StoreError> {
-    let statements = Statements {
-        create: link.statement(CREATE_RUN).await?,
-        start: link.statement(START_STEP).await?,
-        end: link.statement(END_STEP).await?,
-        status: link.statement(SET_STATUS).await?,
-        xid: link.statement(XID).await?,
-    };
-    Ok((link.client().await?, statements))
 }
 
 type Pending<'a> = Pin<Box<dyn Future<Output = Result<Option<Row>, tokio_postgres::Error>> + Send + 'a>>;
 
-/// Sends one transaction in one flight and reads its answers.
+/// Sends one transaction in one flight and reads its answers. A write alone is one statement, its own transaction.
 async fn fly(client: &Client, statements: &Statements, writes: &[&Write]) -> Flight {
-    let mut calls: Vec<Pending<'_>> = Vec::with_capacity(writes.len() + 3);
+    if let [write] = writes {
+        return match call(client, statements, write).await {
+            Ok(row) => Flight::Committed(vec![row.expect("every write answers with a row")]),
+            Err(e) if is_connection_lost(&e) => Flight::Lost(e),
+            Err(e) if is_transient(&e) => Flight::Transient(e),
+            Err(e) => Flight::Failed(0, e),
+        };
+    }
+    let mut calls: Vec<Pending<'_>> = Vec::with_capacity(writes.len() + 2);
     calls.push(Box::pin(async { client.batch_execute("BEGIN").await.map(|()| None) }));
-    calls.push(Box::pin(async { client.query_one(&statements.xid, &[]).await.map(Some) }));
     calls.extend(writes.iter().map(|write| call(client, statements, write)));
     calls.push(Box::pin(async { client.batch_execute("COMMIT").await.map(|()| None) }));
     let mut results = in_order(calls).await;
     if let Some(at) = results.iter().position(|r| matches!(r, Err(e) if is_connection_lost(e))) {
-        let xid = match &results[1] {
-            Ok(Some(row)) => row.try_get::<_, i64>(0).ok(),
-            _ => None,
-        };
-        let written = &results[2..results.len() - 1];
-        let rows = written.iter().all(|r| matches!(r, Ok(Some(_)))).then(|| written.iter().filter_map(|r| r.as_ref().ok().cloned().flatten()).collect());
-        let error = results.swap_remove(at).expect_err("the lost connection's error");
-        return Flight::Lost { xid, rows, error };
+        return Flight::Lost(results.swap_remove(at).expect_err("the lost connection's error"));
     }
     let commit = results.pop().expect("the COMMIT's answer");
     let mut results = results.into_iter();
-    let (begin, xid) = (results.next().expect("the BEGIN's answer"), results.next().expect("the txid's answer"));
+    let begin = results.next().expect("the BEGIN's answer");
     let rows: Vec<_> = results.collect();
     if let Err(e) = begin {
         return Flight::Refused(e);
-    }
-    if let Err(e) = xid {
-        return if is_transient(&e) { Flight::Transient(e) } else { Flight::Refused(e) };
     }
     // The first write that failed is the cause; the ones after it only saw the aborted transaction.
     if let Some(index) = rows.iter().position(Result::is_err) {
@@ -473,36 +468,6 @@ fn answer(write: &Write, row: &Row) -> Result<Control, StoreError> {
         Write::Start { run, fence, start, .. } => write_answer(row, run, fence, start.seq, start.seq),
         Write::End(end) => write_answer(row, &end.run, &end.fence, end.seq, end.next.as_ref().map_or(0, |next| next.seq)),
         Write::Status { run, fence, .. } => write_answer(row, run, fence, 0, 0),
-    }
-}
-
-/// Whether transaction `xid` committed, asked on a new connection after the
-/// old one was lost mid-commit (and again if that one is lost too, while the link keeps reconnecting).
-async fn outcome(link: &mut Link, xid: i64) -> Result<bool, StoreError> {
-    let began = Instant::now();
-    loop {
-        let statement = link.statement(XID_STATUS).await?;
-        let client = link.client().await?;
-        let status: Option<String> = match client.query_one(&statement, &[&xid]).await {
-            Ok(row) => row.try_get(0)?,
-            Err(e) if is_connection_lost(&e) && began.elapsed() < link.reconnect_for() => {
-                link.lost();
-                continue;
-            }
-            Err(e) => return Err(e.into()),
-        };
-        match status.as_deref() {
-            Some("committed") => return Ok(true),
-            // The old connection's server process has not noticed yet that it is gone.
-            Some("in progress") if began.elapsed() < link.reconnect_for() => tokio::time::sleep(Duration::from_millis(50)).await,
-            Some("in progress") => {
-                return Err(StoreError::Postgres(format!(
-                    "transaction {xid} was still in progress on a lost connection after {:?}; its outcome is unknown",
-                    began.elapsed()
-                )))
-            }
-            _ => return Ok(false),
-        }
     }
 }
 
