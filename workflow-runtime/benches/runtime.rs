@@ -26,6 +26,15 @@
 //!   binary, re-run with `RUNTIME_BENCH_RSS` set), so one measurement's freed
 //!   memory cannot hide another's growth.
 //!
+//! * (f)-(h) PostgreSQL (`benches/runtime/postgres.rs`, on the server in
+//!   `WORKFLOW_BENCH_POSTGRES`, default the local test server; skipped with
+//!   a note when there is none): (f) a durable step against a bare one-row
+//!   commit on the same server, timed in turn within one run (target ≤ 1.5x);
+//!   (g) steps/s with 1, 4 and 16 concurrent runs against `pgbench -N` with
+//!   as many clients (target ≥ 50% of its tps, and ≥ 5,000 steps/s at 16);
+//!   (h) bytes per finished run of a one-step workflow, SQLite and PostgreSQL.
+//!   `RUNTIME_BENCH_ROOM=postgres` runs these alone.
+//!
 //! Criterion's groups measure each figure (the heavy ones, (c) and (e), at a
 //! smaller scale); the figures against their targets are then printed by
 //! timing loops of their own at the full scale (`== runtime figures ==`).
