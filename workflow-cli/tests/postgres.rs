@@ -142,8 +142,11 @@ fn a_missing_database_or_a_closed_port_says_which_and_where() {
     }
     let dir = tempfile::tempdir().unwrap();
     let name = postgres::unique_name("nodb");
-    let (_, stderr) = expect_code(&mut workflow(dir.path(), &format!("postgres://postgres@127.0.0.1:5432/{name}"), &["runs"]), 1);
-    assert!(stderr.contains(&format!("database `{name}` does not exist on 127.0.0.1:5432")), "{stderr}");
+    let server = postgres::server_url();
+    let url = format!("{}/{name}", server.rsplit_once('/').unwrap().0);
+    let (_, stderr) = expect_code(&mut workflow(dir.path(), &url, &["runs"]), 1);
+    assert!(stderr.contains(&format!("database `{name}` does not exist on")), "{stderr}");
+    assert!(stderr.contains("createdb") && stderr.contains(&name), "{stderr}");
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let (_, stderr) = expect_code(&mut workflow(dir.path(), &format!("postgresql://postgres:hunter2@127.0.0.1:{port}/test"), &["runs"]), 1);
     assert!(stderr.contains(&format!("connection refused at 127.0.0.1:{port}")), "{stderr}");

@@ -679,7 +679,8 @@ fn assert_schema_refused_untouched(schema: &TestSchema, reason: &str) {
     );
     match PostgresStore::open(&PgLocation::parse(&schema.url).unwrap(), PostgresOptions::default()) {
         Err(StoreError::ForeignSchema { location, reason: found }) => {
-            assert!(location.contains(&format!("schema={}", schema.name)) && location.contains("127.0.0.1:5432"), "{location}");
+            assert_eq!(location, PgLocation::parse(&schema.url).unwrap().to_string());
+            assert!(location.contains(&format!("schema={}", schema.name)), "{location}");
             assert!(found.contains(reason), "expected `{reason}` in `{found}`");
         }
         Err(other) => panic!("expected ForeignSchema, got {other}"),
@@ -783,12 +784,13 @@ fn postgres_a_missing_database_says_so_and_what_to_do() {
         return;
     }
     let name = support::postgres::unique_name("missing");
-    let url = format!("postgres://postgres@127.0.0.1:5432/{name}");
-    let error = PostgresStore::open(&PgLocation::parse(&url).unwrap(), PostgresOptions::default()).unwrap_err();
+    let server = PgLocation::parse(&support::postgres::server_url()).unwrap();
+    let error = PostgresStore::open(&server.with_database(&name), PostgresOptions::default()).unwrap_err();
     let text = error.to_string();
     assert!(matches!(error, StoreError::Connect { .. }), "{error:?}");
-    assert!(text.contains(&format!("database `{name}` does not exist on 127.0.0.1:5432")), "{text}");
-    assert!(text.contains(&format!("createdb -h 127.0.0.1 -p 5432 -U postgres {name}")), "{text}");
+    assert!(text.contains(&format!("database `{name}` does not exist on {}", server.server())), "{text}");
+    let (host, port) = server.server().rsplit_once(':').map(|(h, p)| (h.to_owned(), p.to_owned())).unwrap();
+    assert!(text.contains(&format!("createdb -h {host} -p {port} -U {} {name}", server.user())), "{text}");
 }
 
 #[test]
