@@ -372,6 +372,13 @@ impl Walk {
         for n in self.markers_in(text) {
             self.place(n, Place::Arithmetic);
         }
+        // Text that is not arithmetic may be read as a command in a subshell (bash does, after `$((`).
+        if brush_parser::arithmetic::parse(text).is_err() {
+            let marker = self.marker.take();
+            self.unjudged(format!("`$(({text}))` is not arithmetic, and a shell may run it as commands"));
+            self.program_text(&format!("({text})"), depth + 1);
+            self.marker = marker;
+        }
         // Substitutions inside run commands; the references in them were placed above.
         if text.contains("$(") || text.contains('`') {
             let marker = self.marker.take();

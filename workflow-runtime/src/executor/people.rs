@@ -80,9 +80,7 @@ impl<S: Store> Executor<S> {
         if needs_consent {
             let permission = permission(ir_step, &params, &self.options.cwd).await;
             match self.options.consent.decide(&permission) {
-                Decision::Denied(pattern) => {
-                    return Ok(Before::Fail(ActionFailure::new(format!("denied: `{permission}` matches the deny pattern `{pattern}` of the config"))));
-                }
+                Decision::Denied(why) => return Ok(Before::Fail(ActionFailure::new(format!("denied: {why}")))),
                 Decision::Allowed(why) => tracing::info!(%permission, %why, "consent"),
                 // Consent a person gave in this run covers the same permission later in it (a loop asks once).
                 Decision::Ask if self.consented(run_id, &permission)? => tracing::info!(%permission, "consent given earlier in this run"),
