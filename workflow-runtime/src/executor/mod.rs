@@ -21,6 +21,7 @@ use tracing::Instrument;
 use workflow_core::ir::{Outcome, Target, WorkflowIr};
 
 mod child;
+mod commands;
 mod model_actions;
 mod options;
 mod people;
@@ -43,6 +44,8 @@ pub struct Executor<S: Store> {
     terminal_closed: Arc<AtomicBool>,
     /// Child runs started by `run-workflow` with `wait: false`, driven beside their parent.
     detached: Arc<std::sync::Mutex<Vec<Detached>>>,
+    /// Permissions a person granted at this process's terminal (snapshot and notify commands).
+    granted: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
 }
 
 /// A child run driven on its own task.
@@ -61,6 +64,7 @@ impl<S: Store> Executor<S> {
             terminal_turn: Arc::default(),
             terminal_closed: Arc::default(),
             detached: Arc::default(),
+            granted: Arc::default(),
         }
     }
 
@@ -107,6 +111,7 @@ impl<S: Store> Executor<S> {
             terminal_turn: self.terminal_turn.clone(),
             terminal_closed: self.terminal_closed.clone(),
             detached: self.detached.clone(),
+            granted: self.granted.clone(),
         }
     }
 
@@ -126,7 +131,8 @@ impl<S: Store> Executor<S> {
             run.model = starting.clone();
             run.original = starting;
         }
-        let (before, mut metric_errors) = audit::take_snapshot(&ir.snapshot, &self.options.cwd).await;
+        let refused = self.snapshot_refusals(&ir, &run_id).await;
+        let (before, mut metric_errors) = audit::take_snapshot_refusing(&ir.snapshot, &self.options.cwd, audit::DEFAULT_METRIC_TIMEOUT, &refused).await;
         let variables = engine.variables();
         let (expected, expect_errors) = audit::expected_work(&ir.expect, &before, &variables);
         metric_errors.extend(expect_errors);
@@ -210,6 +216,7 @@ impl<S: Store> Executor<S> {
             terminal_turn: self.terminal_turn.clone(),
             terminal_closed: self.terminal_closed.clone(),
             detached: self.detached.clone(),
+            granted: self.granted.clone(),
         };
         let report = here.continue_run(record, engine, options).instrument(span).await?;
         Ok(self.join_detached(report).await)
@@ -457,7 +464,8 @@ impl<S: Store> Executor<S> {
             let record = self.store.load_run(run_id)?.ok_or_else(|| StoreError::RunNotFound(run_id.to_string()))?;
             let snapshot_of = |key: &str| record.input.get(key).and_then(Value::as_object).cloned().unwrap_or_default();
             let (before, expected) = (snapshot_of("state_snapshot"), snapshot_of("expected_work"));
-            let (after, mut errors) = audit::take_snapshot(&ir.snapshot, &self.options.cwd).await;
+            let refused = self.snapshot_refusals(&ir, run_id).await;
+            let (after, mut errors) = audit::take_snapshot_refusing(&ir.snapshot, &self.options.cwd, audit::DEFAULT_METRIC_TIMEOUT, &refused).await;
             // A metric the before-snapshot could not measure has no delta either.
             errors.extend(
                 before

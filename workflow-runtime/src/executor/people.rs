@@ -109,7 +109,7 @@ impl<S: Store> Executor<S> {
                 let message = params.get("message").and_then(Value::as_str).unwrap_or("approve?").to_string();
                 let question = Request { approvers: text_list(params.get("approvers")), ..request(RequestKind::Gate, message) };
                 if self.store.ask(&question)? {
-                    let targets = text_list(params.get("notify"));
+                    let targets = self.notify_targets(engine, step, &question).await;
                     let problems = notify::notify_all(&targets, &question, &self.options.cwd).await;
                     for problem in problems {
                         tracing::warn!(%problem, "notify");
@@ -187,16 +187,7 @@ impl<S: Store> Executor<S> {
         if let Some(answer) = self.stored_answer(question)? {
             return Ok(Reply::Given(answer));
         }
-        // A terminal whose person went away (end of input) is not asked again by this process.
-        let open = !self.terminal_closed.load(std::sync::atomic::Ordering::Relaxed);
-        let Some(terminal) = self.options.terminal.clone().filter(|_| interactive && open) else { return Ok(Reply::Unanswered) };
-        // One question at a time on one terminal, whatever number of runs are in flight.
-        let _turn = self.terminal_turn.lock().await;
-        let asked = {
-            let question = question.clone();
-            tokio::task::spawn_blocking(move || terminal.ask(&question)).await.unwrap_or(Asked::Closed)
-        };
-        match asked {
+        match self.ask_terminal(question, interactive).await {
             Asked::Answered(answer) => {
                 if !question.approvers.is_empty() && !question.approvers.contains(&answer.operator) {
                     tracing::warn!(operator = %answer.operator, approvers = ?question.approvers, "not an approver of this gate; the run waits for one");
@@ -211,15 +202,30 @@ impl<S: Store> Executor<S> {
                 Ok(Reply::Given(answer))
             }
             Asked::TimedOut => Ok(Reply::TimedOut),
-            Asked::Closed => {
-                self.terminal_closed.store(true, std::sync::atomic::Ordering::Relaxed);
-                Ok(Reply::Unanswered)
-            }
+            Asked::Closed => Ok(Reply::Unanswered),
         }
     }
 
+    /// `question` put to the person at the terminal, when the run may ask there
+    /// (`Closed` when it may not, or the terminal went away).
+    pub(super) async fn ask_terminal(&self, question: &Request, interactive: bool) -> Asked {
+        // A terminal whose person went away (end of input) is not asked again by this process.
+        let open = !self.terminal_closed.load(std::sync::atomic::Ordering::Relaxed);
+        let Some(terminal) = self.options.terminal.clone().filter(|_| interactive && open) else { return Asked::Closed };
+        // One question at a time on one terminal, whatever number of runs are in flight.
+        let _turn = self.terminal_turn.lock().await;
+        let asked = {
+            let question = question.clone();
+            tokio::task::spawn_blocking(move || terminal.ask(&question)).await.unwrap_or(Asked::Closed)
+        };
+        if asked == Asked::Closed {
+            self.terminal_closed.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+        asked
+    }
+
     /// Whether a person already consented to `permission` in this run.
-    fn consented(&self, run_id: &str, permission: &str) -> Result<bool, crate::store::StoreError> {
+    pub(super) fn consented(&self, run_id: &str, permission: &str) -> Result<bool, crate::store::StoreError> {
         Ok(self.store.questions(run_id)?.iter().any(|q| {
             q.request.kind == RequestKind::Consent
                 && q.request.permission.as_deref() == Some(permission)
@@ -346,7 +352,7 @@ pub async fn permission(ir_step: &StepIr, params: &Map<String, Value>, cwd: &std
 }
 
 /// A template as people write it: the IR's canonical `${var.x}` / `${step.id.f}` back to `${x}` / `${id.f}`.
-fn as_written(template: &str) -> String {
+pub(super) fn as_written(template: &str) -> String {
     template.replace("${var.", "${").replace("${step.", "${")
 }
 
