@@ -86,7 +86,7 @@ enum Command {
 /// The `workflow` command.
 pub fn main() -> ExitCode {
     // Progress and per-step spans: RUST_LOG=info (or debug) to see them.
-    tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).with_writer(|| workflow_runtime::secrets::MaskedStderr).init();
     let cli = Cli::parse();
     let outcome = match &cli.command {
         Command::Validate(args) => commands::validate::run(args),

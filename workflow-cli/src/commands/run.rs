@@ -56,6 +56,11 @@ impl DriveArgs {
     /// Applies these choices and the config's permission patterns to the executor's options.
     pub fn apply(&self, options: &mut ExecutorOptions, models: &workflow_runtime::models::ModelRuntime) {
         options.consent = Consent { yes: self.yes, patterns: models.config().permissions.clone() };
+        // Secrets are masked in everything stored and printed; say which ones cannot be.
+        let key_vars: Vec<String> = models.config().providers.values().filter_map(|p| p.api_key_env.clone()).collect();
+        for warning in workflow_runtime::secrets::register_environment(key_vars.iter().map(String::as_str)) {
+            eprintln!("warning: {warning}");
+        }
         if self.wait {
             options.answer_poll = Some(std::time::Duration::from_millis(250));
         }

@@ -11,6 +11,7 @@ use crate::audit;
 use crate::engine::{Engine, Next};
 use crate::human::now_ms;
 use crate::models::RunModels;
+use crate::secrets;
 use crate::store::{Control, LeaseOwner, LeaseResult, NewRun, RunRecord, RunStatus, StepEnd, StepOutcome, StepStart, Store, StoreError};
 use serde_json::{json, Value};
 use std::path::PathBuf;
@@ -54,6 +55,11 @@ type Detached = tokio::task::JoinHandle<Result<RunReport, RunError>>;
 impl<S: Store> Executor<S> {
     /// An executor over `store` running `actions`.
     pub fn new(store: Arc<S>, actions: Actions, options: ExecutorOptions) -> Executor<S> {
+        // The secrets of the environment are masked in everything the runs store and report.
+        let key_vars: Vec<String> = options.models.iter().flat_map(|m| m.config().providers.values().filter_map(|p| p.api_key_env.clone())).collect();
+        for warning in secrets::register_environment(key_vars.iter().map(String::as_str)) {
+            tracing::warn!("{warning}");
+        }
         let owner = LeaseOwner { id: uuid::Uuid::now_v7().to_string(), pid: std::process::id(), host: host_name() };
         Executor {
             store,
@@ -71,6 +77,13 @@ impl<S: Store> Executor<S> {
     /// The store.
     pub fn store(&self) -> &Arc<S> {
         &self.store
+    }
+
+    /// Records the run's status, the secrets it knows masked in the reason and the audit output.
+    async fn record_status(&self, run_id: &str, status: RunStatus, reason: Option<String>, output: Option<Value>) -> Result<(), StoreError> {
+        let reason = reason.map(|r| secrets::mask(&r).into_owned());
+        let output = output.map(|o| secrets::mask_json(&o));
+        self.store.set_status(run_id, &self.owner.id, status, reason, output).await
     }
 
     /// Starts a new run of the engine's workflow and drives it until it ends,
@@ -161,8 +174,8 @@ impl<S: Store> Executor<S> {
             parent_run_id: start.parent_run_id.clone(),
             cwd: Some(self.options.cwd.display().to_string()),
             source: start.source.as_ref().map(|p| p.display().to_string()),
-            input,
-            state: run.merge_into(engine.state()),
+            input: secrets::mask_json(&input),
+            state: secrets::mask_json(&run.merge_into(engine.state())),
             target: next.target(),
             first: first.clone(),
             owner: self.owner.clone(),
@@ -279,7 +292,7 @@ impl<S: Store> Executor<S> {
                         "step `{}` was interrupted and is not idempotent (it may have done part of its work): resume with --retry-interrupted, --skip-interrupted or --fail-interrupted",
                         open.step_id
                     );
-                    self.store.set_status(&run_id, &self.owner.id, RunStatus::Waiting, Some(reason.clone()), None).await?;
+                    self.record_status(&run_id, RunStatus::Waiting, Some(reason.clone()), None).await?;
                     Ok(RunReport { run_id, status: RunStatus::Waiting, reason: Some(reason), trace: Vec::new(), children: Vec::new() })
                 }
             };
@@ -379,6 +392,9 @@ impl<S: Store> Executor<S> {
                 },
                 (Err(failure), attempts) => (Outcome::Error, failure.output, Some(failure.message), attempts),
             };
+            // What a step printed or said may hold a secret: the run goes on with it masked.
+            let output = secrets::mask_json(&output);
+            let error = error.map(|e| secrets::mask(&e).into_owned());
             if let Some(e) = &error {
                 tracing::warn!(step = %ir_step.id, error = %e, "step failed");
             }
@@ -415,7 +431,7 @@ impl<S: Store> Executor<S> {
                 error,
                 attempts,
                 duration_ms,
-                state: durable.then(|| run.merge_into(engine.state())),
+                state: durable.then(|| secrets::mask_json(&run.merge_into(engine.state()))),
                 target: next.target(),
                 next: next_start.clone(),
             };
@@ -426,13 +442,13 @@ impl<S: Store> Executor<S> {
             }
             // Over budget: the run pauses before its next step (raise the budget in the workflow and resume with --force).
             if let (Next::Step(_), Some(reason)) = (&next, over_budget(&ir, &run)) {
-                self.store.set_status(run_id, &self.owner.id, RunStatus::Paused, Some(reason.clone()), None).await?;
+                self.record_status(run_id, RunStatus::Paused, Some(reason.clone()), None).await?;
                 return Ok(RunReport { run_id: run_id.to_string(), status: RunStatus::Paused, reason: Some(reason), trace, children: Vec::new() });
             }
             match control {
                 Control::None => {}
                 Control::Pause if matches!(next, Next::Step(_)) => {
-                    self.store.set_status(run_id, &self.owner.id, RunStatus::Paused, Some("paused on request".to_string()), None).await?;
+                    self.record_status(run_id, RunStatus::Paused, Some("paused on request".to_string()), None).await?;
                     return Ok(RunReport {
                         run_id: run_id.to_string(),
                         status: RunStatus::Paused,
@@ -460,6 +476,7 @@ impl<S: Store> Executor<S> {
         trace: Vec<String>,
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<RunReport, RunError>> + Send + 'a>> {
         Box::pin(async move {
+            let reason = reason.map(|r| secrets::mask(&r).into_owned());
             let ir = engine.ir().clone();
             let record = self.store.load_run(run_id)?.ok_or_else(|| StoreError::RunNotFound(run_id.to_string()))?;
             let snapshot_of = |key: &str| record.input.get(key).and_then(Value::as_object).cloned().unwrap_or_default();
@@ -525,7 +542,7 @@ impl<S: Store> Executor<S> {
                     }
                 }
             }
-            self.store.set_status(run_id, &self.owner.id, status, reason.clone(), Some(output)).await?;
+            self.record_status(run_id, status, reason.clone(), Some(output)).await?;
             let mut report = RunReport { run_id: run_id.to_string(), status, reason, trace, children: Vec::new() };
             for (id, mut child_engine, fresh) in children {
                 let span = tracing::info_span!("run", run = %id, workflow = %child_engine.ir().name);

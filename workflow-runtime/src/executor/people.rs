@@ -72,7 +72,7 @@ impl<S: Store> Executor<S> {
             workflow: ir.name.clone(),
             step_id: ir_step.id.clone(),
             seq,
-            message,
+            message: crate::secrets::mask(&message).into_owned(),
             input: None,
             permission: None,
             approvers: Vec::new(),
@@ -292,7 +292,7 @@ impl<S: Store> Executor<S> {
                             tokio::time::sleep(every).await;
                         }
                         None => {
-                            self.store.set_status(run_id, &self.owner.id, RunStatus::Waiting, Some(reason.clone()), None).await?;
+                            self.record_status(run_id, RunStatus::Waiting, Some(reason.clone()), None).await?;
                             let trace = trace.to_vec();
                             return Ok(Err(RunReport {
                                 run_id: run_id.to_string(),
@@ -316,7 +316,7 @@ impl<S: Store> Executor<S> {
             Control::None => None,
             Control::Pause => {
                 let reason = "paused on request".to_string();
-                self.store.set_status(run_id, &self.owner.id, RunStatus::Paused, Some(reason.clone()), None).await?;
+                self.record_status(run_id, RunStatus::Paused, Some(reason.clone()), None).await?;
                 Some(RunReport { run_id: run_id.to_string(), status: RunStatus::Paused, reason: Some(reason), trace: trace.to_vec(), children: Vec::new() })
             }
             Control::Cancel => Some(self.finish(run_id, engine, run, RunStatus::Cancelled, Some("cancelled on request".to_string()), trace.to_vec()).await?),
