@@ -24,6 +24,26 @@ pub const MASK: &str = "[redacted]";
 /// The secret values this process knows (masking is process-wide, like a CI runner's).
 static KNOWN: RwLock<Vec<Secret>> = RwLock::new(Vec::new());
 
+/// Password answers: a stored or reported value equal to one is masked, however short.
+static PASSWORDS: RwLock<Vec<String>> = RwLock::new(Vec::new());
+
+/// Masks a password answer from now on: every value equal to it, and (when it
+/// is [`MIN_SECRET_LEN`] characters or longer) every text holding it or a long part of it.
+pub fn register_password(value: &str) {
+    if value.is_empty() {
+        return;
+    }
+    let _ = register(value);
+    let mut passwords = PASSWORDS.write().unwrap_or_else(|p| p.into_inner());
+    if !passwords.iter().any(|p| p == value) {
+        passwords.push(value.to_string());
+    }
+}
+
+fn is_password(text: &str) -> bool {
+    PASSWORDS.read().unwrap_or_else(|p| p.into_inner()).iter().any(|p| p == text)
+}
+
 /// A registered value and its stretches of [`MIN_SECRET_LEN`] bytes, to find parts of it fast.
 struct Secret {
     value: String,
@@ -67,6 +87,9 @@ pub fn register_environment<'a>(key_vars: impl IntoIterator<Item = &'a str>) -> 
 
 /// `text` with every known secret, and every part of one at least [`MIN_SECRET_LEN`] long, masked.
 pub fn mask(text: &str) -> Cow<'_, str> {
+    if is_password(text) {
+        return Cow::Borrowed(MASK);
+    }
     let known = KNOWN.read().unwrap_or_else(|p| p.into_inner());
     mask_with(text, known.iter())
 }
@@ -131,7 +154,7 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 
 /// `value` with the known secrets masked in every string (and key) in it.
 pub fn mask_json(value: &Value) -> Value {
-    if KNOWN.read().unwrap_or_else(|p| p.into_inner()).is_empty() {
+    if KNOWN.read().unwrap_or_else(|p| p.into_inner()).is_empty() && PASSWORDS.read().unwrap_or_else(|p| p.into_inner()).is_empty() {
         return value.clone();
     }
     match value {

@@ -30,7 +30,8 @@ pub struct AnswerArgs {
     /// A run id (or a unique prefix), or a workflow name: its newest resumable run
     pub run: String,
     /// The answer (checked against the prompt's type, choices and validation pattern).
-    /// Left out: asked at the terminal (a password is not shown), else read from standard input
+    /// Left out: asked at the terminal (a password is not shown), else read from standard input.
+    /// A password is never taken here, where shell history would keep it
     pub value: Option<String>,
     #[command(flatten)]
     pub target: TargetArgs,
@@ -77,6 +78,12 @@ pub fn answer(args: &AnswerArgs) -> anyhow::Result<ExitCode> {
         let Some(spec) = q.request.input.as_ref().filter(|_| q.request.kind == RequestKind::Input) else {
             return Err(format!("step `{}` asks for a decision: use `workflow approve` or `workflow reject`", q.request.step_id));
         };
+        if spec.input_type == InputType::Password && args.value.is_some() {
+            return Err(format!(
+                "step `{}` asks for a password, which is never taken from the command line (shell history keeps it): run `workflow answer {}` and type it at the prompt, or give it on standard input (`workflow answer {} < secret-file`)",
+                q.request.step_id, args.run, args.run
+            ));
+        }
         let Some(typed) = typed else {
             use workflow_runtime::human::{Asked, Terminal};
             // The terminal asks until the answer fits (type, choices, pattern).
@@ -103,8 +110,12 @@ fn record(
     let store = Arc::new(target.continuing.store.open()?);
     let run_id = find_run(&store, arg, ByName::Resumable)?;
     let questions = store.questions(&run_id)?;
-    let open: Vec<&Question> =
-        questions.iter().filter(|q| q.answer.is_none()).filter(|q| target.step.as_ref().is_none_or(|s| &q.request.step_id == s)).collect();
+    // A password's answer is never stored: a resumed run asks for it again, so its question stays answerable.
+    let open: Vec<&Question> = questions
+        .iter()
+        .filter(|q| q.answer.is_none() || q.request.asks_for_password())
+        .filter(|q| target.step.as_ref().is_none_or(|s| &q.request.step_id == s))
+        .collect();
     let Some(question) = open.last() else {
         let which = target.step.as_ref().map(|s| format!(" at step `{s}`")).unwrap_or_default();
         return Ok(super::run::invalid(&format!("run {run_id} is not waiting for anyone{which} (see `workflow status {run_id}`)")));
@@ -122,6 +133,19 @@ fn record(
         )));
     }
     let request = &question.request;
+    let mut resume = ResumeOptions { cwd: target.continuing.cwd.clone(), ..ResumeOptions::default() };
+    if request.asks_for_password() {
+        // Kept in this process's memory for the run's steps: never written to the store.
+        if target.no_resume {
+            return Ok(super::run::invalid(&format!(
+                "step `{}` asks for a password, which is never stored, so it cannot be recorded for later: leave out --no-resume (run {run_id})",
+                request.step_id
+            )));
+        }
+        eprintln!("answered step `{}` of run {run_id} (as {}; the password is kept in memory only)", request.step_id, answer.operator);
+        resume.passwords.0.push((request.seq, answer));
+        return continue_answered(store, &run_id, target, resume, true);
+    }
     if !store.answer(&run_id, request.seq, request.kind, &answer)? {
         anyhow::bail!("step `{}` of run {run_id} was answered meanwhile by someone else", request.step_id);
     }
@@ -135,11 +159,24 @@ fn record(
         eprintln!("  continue it with: workflow resume {run_id}");
         return Ok(ExitCode::SUCCESS);
     }
-    let resume = ResumeOptions { cwd: target.continuing.cwd.clone(), ..ResumeOptions::default() };
-    match continue_run(store, &run_id, &target.continuing, resume) {
+    continue_answered(store, &run_id, target, resume, false)
+}
+
+/// Drives the answered run on in this process, unless a live driver holds it.
+fn continue_answered(
+    store: Arc<workflow_runtime::store::sqlite::SqliteStore>,
+    run_id: &str,
+    target: &TargetArgs,
+    resume: ResumeOptions,
+    password: bool,
+) -> anyhow::Result<ExitCode> {
+    match continue_run(store, run_id, &target.continuing, resume) {
         // A live driver (`workflow run --wait`) holds the run: it picks the answer up itself.
         // (A dead one's lease is taken over, and the run goes on here.)
         Err(e) => match e.downcast_ref::<RunError>() {
+            Some(RunError::Busy { pid, host, .. }) if password => Ok(super::run::invalid(&format!(
+                "run {run_id} is driven by process {pid} on {host}, and a password reaches only the process that runs the step: type it there, or stop that process and answer again"
+            ))),
             Some(RunError::Busy { pid, host, .. }) => {
                 eprintln!("  run {run_id} is driven by process {pid} on {host}: it goes on there");
                 Ok(ExitCode::SUCCESS)

@@ -64,7 +64,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     } else {
         None
     };
-    let resume = ResumeOptions { force: args.force, interrupted, cwd: args.continuing.cwd.clone() };
+    let resume = ResumeOptions { force: args.force, interrupted, cwd: args.continuing.cwd.clone(), ..ResumeOptions::default() };
     continue_run(store, &run_id, &args.continuing, resume)
 }
 

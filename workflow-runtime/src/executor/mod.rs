@@ -47,6 +47,8 @@ pub struct Executor<S: Store> {
     detached: Arc<std::sync::Mutex<Vec<Detached>>>,
     /// Permissions a person granted at this process's terminal (snapshot and notify commands).
     granted: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
+    /// Password answers by run and step execution: in memory only, never stored.
+    passwords: Arc<std::sync::Mutex<std::collections::HashMap<(String, u64), crate::human::Answer>>>,
 }
 
 /// A child run driven on its own task.
@@ -71,6 +73,7 @@ impl<S: Store> Executor<S> {
             terminal_closed: Arc::default(),
             detached: Arc::default(),
             granted: Arc::default(),
+            passwords: Arc::default(),
         }
     }
 
@@ -125,6 +128,7 @@ impl<S: Store> Executor<S> {
             terminal_closed: self.terminal_closed.clone(),
             detached: self.detached.clone(),
             granted: self.granted.clone(),
+            passwords: self.passwords.clone(),
         }
     }
 
@@ -217,6 +221,9 @@ impl<S: Store> Executor<S> {
             }
         }
         engine.restore(&record.state).map_err(|message| RunError::State { run: record.id.clone(), message })?;
+        for (seq, answer) in &options.passwords.0 {
+            self.keep_password(run_id, *seq, answer.clone());
+        }
         let span = tracing::info_span!("run", run = %record.id, workflow = %ir.name);
         // Steps go on in the directory the run started in, unless told otherwise.
         let cwd = options.cwd.clone().or_else(|| record.cwd.clone().map(PathBuf::from)).unwrap_or_else(|| self.options.cwd.clone());
@@ -230,6 +237,7 @@ impl<S: Store> Executor<S> {
             terminal_closed: self.terminal_closed.clone(),
             detached: self.detached.clone(),
             granted: self.granted.clone(),
+            passwords: self.passwords.clone(),
         };
         let report = here.continue_run(record, engine, options).instrument(span).await?;
         Ok(self.join_detached(report).await)
@@ -246,6 +254,10 @@ impl<S: Store> Executor<S> {
                 run.model = starting.clone();
                 run.original = starting;
             }
+        }
+        // Passwords are never stored: the ones later steps may use are asked again.
+        if let Some(waiting) = self.reask_passwords(&run_id, engine.as_mut()).await? {
+            return Ok(waiting);
         }
         let remap = |step: usize, step_id: &str| -> Result<usize, RunError> {
             // Under --force the definition may have moved steps: follow the id.

@@ -161,6 +161,19 @@ pub struct ResumeOptions {
     pub interrupted: Option<Interrupted>,
     /// Where the remaining steps run (default: where the run started).
     pub cwd: Option<PathBuf>,
+    /// Answers to the run's password prompts, kept in memory only (a password is never stored).
+    pub passwords: PasswordAnswers,
+}
+
+/// Answers to password prompts by the step execution (`seq`) that asked: held
+/// in memory for the steps that use them, never stored, never shown by `Debug`.
+#[derive(Clone, Default)]
+pub struct PasswordAnswers(pub Vec<(u64, crate::human::Answer)>);
+
+impl std::fmt::Debug for PasswordAnswers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "PasswordAnswers({} [redacted])", self.0.len())
+    }
 }
 
 /// Where a run stands when the executor returns.

@@ -162,7 +162,7 @@ impl<S: Store> Executor<S> {
                     },
                     Reply::Unanswered => {
                         let how = if spec.input_type == InputType::Password {
-                            format!("`workflow answer {run_id}` (asked at the terminal, not shown)")
+                            format!("`workflow answer {run_id}` (typed at the terminal, unseen, or read from standard input; never on the command line)")
                         } else {
                             format!("`workflow answer {run_id} VALUE`")
                         };
@@ -184,7 +184,13 @@ impl<S: Store> Executor<S> {
     /// an earlier ask), else the terminal's (stored now) when the run may ask there.
     async fn reply(&self, question: &Request, interactive: bool) -> Result<Reply, crate::store::StoreError> {
         self.store.ask(question)?;
-        if let Some(answer) = self.stored_answer(question)? {
+        // A password's answer lives in this process's memory only; its stored answer has no value.
+        let password = question.asks_for_password();
+        let known = if password { self.password(&question.run_id, question.seq) } else { self.stored_answer(question)? };
+        if let Some(answer) = known {
+            if password {
+                self.store.answer(&question.run_id, question.seq, question.kind, &Answer { value: None, ..answer.clone() })?;
+            }
             return Ok(Reply::Given(answer));
         }
         match self.ask_terminal(question, interactive).await {
@@ -192,6 +198,11 @@ impl<S: Store> Executor<S> {
                 if !question.approvers.is_empty() && !question.approvers.contains(&answer.operator) {
                     tracing::warn!(operator = %answer.operator, approvers = ?question.approvers, "not an approver of this gate; the run waits for one");
                     return Ok(Reply::Unanswered);
+                }
+                if password {
+                    self.keep_password(&question.run_id, question.seq, answer.clone());
+                    self.store.answer(&question.run_id, question.seq, question.kind, &Answer { value: None, ..answer.clone() })?;
+                    return Ok(Reply::Given(answer));
                 }
                 if !self.store.answer(&question.run_id, question.seq, question.kind, &answer)? {
                     // Someone answered from another shell meanwhile: the first answer stands.
@@ -231,6 +242,58 @@ impl<S: Store> Executor<S> {
                 && q.request.permission.as_deref() == Some(permission)
                 && q.answer.as_ref().is_some_and(|a| a.approved == Some(true))
         }))
+    }
+
+    /// Keeps a password answer in memory for the steps of this run (and masks it from now on).
+    pub(super) fn keep_password(&self, run_id: &str, seq: u64, answer: Answer) {
+        if let Some(Value::String(value)) = &answer.value {
+            crate::secrets::register_password(value);
+        }
+        self.passwords.lock().unwrap_or_else(|p| p.into_inner()).insert((run_id.to_string(), seq), answer);
+    }
+
+    /// The password answer this process holds for step execution `seq` of the run.
+    fn password(&self, run_id: &str, seq: u64) -> Option<Answer> {
+        self.passwords.lock().unwrap_or_else(|p| p.into_inner()).get(&(run_id.to_string(), seq)).cloned()
+    }
+
+    /// On resume: every password a completed prompt of the run was given is
+    /// asked again (it was never stored) and put back where the run keeps it.
+    /// `Some` with the report of a run that now waits for one.
+    pub(super) async fn reask_passwords(&self, run_id: &str, engine: &mut dyn Engine) -> Result<Option<RunReport>, RunError> {
+        let questions = self.store.questions(run_id)?;
+        let asked: Vec<Request> = questions.into_iter().filter(|q| q.request.asks_for_password() && q.answer.is_some()).map(|q| q.request).collect();
+        if asked.is_empty() {
+            return Ok(None);
+        }
+        let events = self.store.events(run_id)?;
+        let ir = engine.ir().clone();
+        for question in asked {
+            let completed = events.iter().any(|e| e.seq == question.seq && e.outcome == Some(crate::store::StepOutcome::Completed));
+            let Some(step) = ir.steps.iter().position(|s| s.id == question.step_id).filter(|_| completed) else { continue };
+            match self.reply(&question, ir.interactive).await? {
+                Reply::Given(answer) => {
+                    let value = answer.value.unwrap_or(Value::Null);
+                    let mut state = engine.state();
+                    if let Some(output) = state.pointer_mut(&format!("/outputs/{}", question.step_id)).filter(|o| o.is_object()) {
+                        output["value"] = value.clone();
+                        engine.restore(&state).map_err(|message| RunError::State { run: run_id.to_string(), message })?;
+                    }
+                    if let Some(var) = ir.steps[step].writes.and_then(|i| ir.variables.get(i)) {
+                        engine.assign(&var.name, super::step::from_text(value, var.ty)).map_err(|message| RunError::State { run: run_id.to_string(), message })?;
+                    }
+                }
+                Reply::TimedOut | Reply::Unanswered => {
+                    let reason = format!(
+                        "step `{}` asked for a password, which is never stored, so the resumed run asks for it again: answer with `workflow answer {run_id} --step {}` (typed at the terminal, or read from standard input)",
+                        question.step_id, question.step_id
+                    );
+                    self.record_status(run_id, RunStatus::Waiting, Some(reason.clone()), None).await?;
+                    return Ok(Some(RunReport { run_id: run_id.to_string(), status: RunStatus::Waiting, reason: Some(reason), trace: Vec::new(), children: Vec::new() }));
+                }
+            }
+        }
+        Ok(None)
     }
 
     fn stored_answer(&self, question: &Request) -> Result<Option<Answer>, crate::store::StoreError> {

@@ -50,7 +50,7 @@ pub enum InputType {
     /// One line of text.
     #[default]
     Text,
-    /// One line, not echoed and never shown again (stored like any answer: see docs/runtime.md).
+    /// One line, not echoed, never shown and never stored (see docs/actions.md).
     Password,
     /// Yes or no (a bool).
     Confirm,
@@ -157,6 +157,13 @@ pub struct Request {
     /// For `Gate`: who may approve (empty: anyone).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub approvers: Vec<String>,
+}
+
+impl Request {
+    /// Whether it asks for a password, whose answer is never stored (kept in memory for the run's steps).
+    pub fn asks_for_password(&self) -> bool {
+        self.kind == RequestKind::Input && self.input.as_ref().is_some_and(|i| i.input_type == InputType::Password)
+    }
 }
 
 /// A person's answer to a [`Request`].
