@@ -2,8 +2,8 @@
 
 use crate::actions::shell::{ref_var, REF_PREFIX};
 use crate::engine::Engine;
-use serde_json::{Map, Value};
 use crate::shell_syntax::{reference_places, Place};
+use serde_json::{Map, Value};
 use workflow_core::template::{parse_template, Part};
 
 /// The step's fields with every `${..}` replaced by its value. For a
@@ -128,7 +128,13 @@ fn place_values(parts: &[Part], values: &[String], names: &[String]) -> Result<S
 
 /// A value spliced into a quoted heredoc must not end it early: the heredocs of
 /// the command run must be exactly those written, with the values in them.
-fn check_quoted_heredocs(marked: &str, command: &str, places: &std::collections::BTreeMap<usize, Place>, values: &[String], names: &[String]) -> Result<(), String> {
+fn check_quoted_heredocs(
+    marked: &str,
+    command: &str,
+    places: &std::collections::BTreeMap<usize, Place>,
+    values: &[String],
+    names: &[String],
+) -> Result<(), String> {
     let fill = |body: &str| {
         let mut body = body.to_string();
         for (n, place) in places {

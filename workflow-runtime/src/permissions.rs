@@ -146,9 +146,9 @@ fn command_pattern(pattern: &str, kind: &str) -> Option<String> {
     (pattern_kind == "shell" || matches(pattern_kind, kind)).then(|| normalize(command))
 }
 
-/// Runs of whitespace as one space, none at the ends.
+/// Runs of spaces and tabs as one space, none at the ends (a newline may be part of a quoted word).
 fn normalize(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
+    text.split([' ', '\t']).filter(|w| !w.is_empty()).collect::<Vec<_>>().join(" ").trim().to_string()
 }
 
 /// Whether a deny pattern's command part matches a simple command: as
@@ -238,7 +238,10 @@ mod tests {
     #[test]
     fn deny_wins_over_yes_and_allow() {
         let c = consent(&["shell:*"], &["shell:*rm -rf*"], true);
-        assert_eq!(c.decide("shell:rm -rf build"), Decision::Denied("`shell:rm -rf build` matches the deny pattern `shell:*rm -rf*` of the config".to_string()));
+        assert_eq!(
+            c.decide("shell:rm -rf build"),
+            Decision::Denied("`shell:rm -rf build` matches the deny pattern `shell:*rm -rf*` of the config".to_string())
+        );
         assert_eq!(c.decide("shell:ls"), Decision::Allowed("--yes".to_string()));
     }
 

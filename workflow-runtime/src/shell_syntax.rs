@@ -404,12 +404,17 @@ impl Walk {
         for piece in pieces {
             let source = raw.get(piece.start_index..piece.end_index).unwrap_or_default();
             match &piece.piece {
-                WordPiece::Text(text) => word.text.push_str(text),
+                // A workflow reference (`${id.field}`) is data known only when the step runs.
+                WordPiece::Text(text) => {
+                    word.text.push_str(text);
+                    word.literal &= !text.contains('$');
+                }
                 WordPiece::SingleQuotedText(text) => {
                     for n in self.markers_in(text) {
                         self.place(n, Place::SingleQuoted);
                     }
                     word.text.push_str(text);
+                    word.literal &= !text.contains("${");
                 }
                 WordPiece::AnsiCQuotedText(text) => {
                     if !self.markers_in(text).is_empty() {
@@ -507,16 +512,23 @@ impl Walk {
                 }
             }
             "source" | "." => self.unjudged(format!("`{program}` runs the commands of a file")),
+            // A shell given a script file is a command like `./script` (its file is not read);
+            // given a command string or its standard input, it runs what no pattern has seen.
             shell if SHELLS.contains(&shell) => {
-                self.unjudged(format!("`{program}` runs commands of its own"));
-                let dash_c = args.iter().position(|w| w.literal && w.text.starts_with('-') && !w.text.starts_with("--") && w.text.contains('c'));
-                match dash_c {
-                    Some(i) => match args.iter().skip(i + 1).find(|w| !w.text.starts_with('-')) {
-                        Some(script) if script.literal => self.program_text(&script.text, depth + 1),
-                        _ => self.unknowable(format!("`{program} -c` runs text that is only known when it runs")),
-                    },
-                    None if args.iter().any(|w| !w.text.starts_with('-')) => {}
-                    None => self.unknowable(format!("`{program}` reads the commands it runs from its standard input")),
+                let first_operand = args.iter().position(|w| !w.literal || !w.text.starts_with('-'));
+                let options = &args[..first_operand.unwrap_or(args.len())];
+                let short = |flag: char| options.iter().any(|w| !w.text.starts_with("--") && w.text.contains(flag));
+                match first_operand.map(|i| &args[i]) {
+                    _ if short('c') => {
+                        self.unjudged(format!("`{program} -c` runs commands of its own"));
+                        match first_operand.map(|i| &args[i]) {
+                            Some(script) if script.literal => self.program_text(&script.text, depth + 1),
+                            _ => self.unknowable(format!("`{program} -c` runs text that is only known when it runs")),
+                        }
+                    }
+                    Some(script) if script.literal && !short('s') => {}
+                    Some(_) if !short('s') => self.unknowable(format!("`{program}` runs a script whose name is only known when it runs")),
+                    _ => self.unknowable(format!("`{program}` reads the commands it runs from its standard input")),
                 }
             }
             wrapper if WRAPPERS.contains(&wrapper) && !args.is_empty() => {

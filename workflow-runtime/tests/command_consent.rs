@@ -38,7 +38,11 @@ fn ir(yaml: &str) -> Arc<WorkflowIr> {
 
 fn executor(dir: &Path, consent: Consent) -> Executor<SqliteStore> {
     let store = SqliteStore::open(dir.join("runs.db"), SqliteOptions::default()).unwrap();
-    Executor::new(Arc::new(store), Actions::builtin(), ExecutorOptions { cwd: dir.to_path_buf(), operator: "test".into(), consent, ..ExecutorOptions::default() })
+    Executor::new(
+        Arc::new(store),
+        Actions::builtin(),
+        ExecutorOptions { cwd: dir.to_path_buf(), operator: "test".into(), consent, ..ExecutorOptions::default() },
+    )
 }
 
 fn patterns(allow: &[&str], deny: &[&str], yes: bool) -> Consent {

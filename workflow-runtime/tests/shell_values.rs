@@ -30,7 +30,8 @@ const HOSTILE: &[&str] = &[
 ];
 
 fn ir(command: &str) -> Arc<WorkflowIr> {
-    let yaml = format!("name: values\nvariables:\n  x: \"\"\nsteps:\n  - id: say\n    action: shell\n    command: {}\n", serde_json::to_string(command).unwrap());
+    let yaml =
+        format!("name: values\nvariables:\n  x: \"\"\nsteps:\n  - id: say\n    action: shell\n    command: {}\n", serde_json::to_string(command).unwrap());
     let compiled = compile_sources(&[Source::new("test.yaml", &yaml)], &ReadOptions::default()).unwrap_or_else(|d| panic!("{}", d.render()));
     Arc::new(compiled.into_iter().next().unwrap().ir)
 }
@@ -58,8 +59,11 @@ async fn run(ex: &Executor<SqliteStore>, command: &str, value: &str) -> Result<S
     }
 }
 
+/// A context's name, a command with `${x}` in it, and the output a user sees for the value `v`.
+type Context = (&'static str, &'static str, fn(&str) -> String);
+
 /// Each context with the output a user sees for the value `v`.
-fn contexts() -> Vec<(&'static str, &'static str, fn(&str) -> String)> {
+fn contexts() -> Vec<Context> {
     vec![
         ("plain", "printf '[%s]' ${x}", |v| format!("[{v}]")),
         ("double quotes", "printf '[%s]' \"<${x}>\"", |v| format!("[<{v}>]")),

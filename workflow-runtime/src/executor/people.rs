@@ -280,7 +280,9 @@ impl<S: Store> Executor<S> {
                         engine.restore(&state).map_err(|message| RunError::State { run: run_id.to_string(), message })?;
                     }
                     if let Some(var) = ir.steps[step].writes.and_then(|i| ir.variables.get(i)) {
-                        engine.assign(&var.name, super::step::from_text(value, var.ty)).map_err(|message| RunError::State { run: run_id.to_string(), message })?;
+                        engine
+                            .assign(&var.name, super::step::from_text(value, var.ty))
+                            .map_err(|message| RunError::State { run: run_id.to_string(), message })?;
                     }
                 }
                 Reply::TimedOut | Reply::Unanswered => {
@@ -289,7 +291,13 @@ impl<S: Store> Executor<S> {
                         question.step_id, question.step_id
                     );
                     self.record_status(run_id, RunStatus::Waiting, Some(reason.clone()), None).await?;
-                    return Ok(Some(RunReport { run_id: run_id.to_string(), status: RunStatus::Waiting, reason: Some(reason), trace: Vec::new(), children: Vec::new() }));
+                    return Ok(Some(RunReport {
+                        run_id: run_id.to_string(),
+                        status: RunStatus::Waiting,
+                        reason: Some(reason),
+                        trace: Vec::new(),
+                        children: Vec::new(),
+                    }));
                 }
             }
         }
