@@ -116,10 +116,30 @@ fn options() -> ParserOptions {
     ParserOptions { enable_extended_globbing: false, ..ParserOptions::default() }
 }
 
+/// How deeply brackets may nest in a command line: the parser recurses on
+/// them, and a deeper line would overflow the stack (it is refused as unreadable).
+const MAX_NESTING: usize = 48;
+
 fn parse(text: &str) -> Result<ast::Program, String> {
+    // Counted without regard to quotes: a quoted bracket only makes the count larger.
+    let mut depth = 0usize;
+    for c in text.chars() {
+        match c {
+            '(' | '{' | '`' => depth += 1,
+            ')' | '}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        if depth > MAX_NESTING {
+            return Err(format!("brackets nest more than {MAX_NESTING} levels deep"));
+        }
+    }
     let options = options();
-    let tokens = brush_parser::tokenize_str_with_options(text, &options.tokenizer_options()).map_err(|e| e.to_string())?;
-    brush_parser::parse_tokens(&tokens, &options).map_err(|e| e.to_string())
+    // A parser bug must not take the run down: a line it panics on is one it cannot read.
+    std::panic::catch_unwind(|| {
+        let tokens = brush_parser::tokenize_str_with_options(text, &options.tokenizer_options()).map_err(|e| e.to_string())?;
+        brush_parser::parse_tokens(&tokens, &options).map_err(|e| e.to_string())
+    })
+    .unwrap_or_else(|_| Err("the shell parser failed on it".to_string()))
 }
 
 /// A walk over a parsed command line.

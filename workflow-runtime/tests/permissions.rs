@@ -184,6 +184,15 @@ proptest! {
         }
     }
 
+    /// Any text at all is decided on, without a panic: what cannot be read is never allowed.
+    #[test]
+    fn any_text_is_decided_on(text in "[ -~\n]{0,80}", bytes in "\\PC{0,40}") {
+        let c = consent(ALLOW, &["shell:rm *"]);
+        for line in [text, bytes] {
+            let _ = c.decide(&format!("shell:{line}"));
+        }
+    }
+
     /// A deny pattern matching any command of a line denies the line, even under an allow-all pattern.
     #[test]
     fn a_deny_pattern_matching_any_command_denies_the_line((line, commands) in line()) {
