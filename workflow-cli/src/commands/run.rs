@@ -43,7 +43,7 @@ pub struct Args {
 /// How a run treats people: consent for sensitive steps, and what happens when nobody answers.
 #[derive(Debug, clap::Args)]
 pub struct DriveArgs {
-    /// Consent to every sensitive step (shell, push, merge-pr, make-changes) not denied by the config's `permissions: deny`
+    /// Consent to every sensitive step (shell, push, merge-pr, make-changes) and shell command (snapshot metrics, notify) not denied by the config's `permissions: deny`
     #[arg(long, short = 'y', env = "WORKFLOW_YES", value_parser = clap::builder::FalseyValueParser::new())]
     pub yes: bool,
     /// When a gate, prompt or consent question has no answer, keep the run and wait for one
