@@ -21,12 +21,15 @@ use tracing::Instrument;
 use workflow_core::ir::{Outcome, Target, WorkflowIr};
 
 mod child;
+pub mod definition;
 mod model_actions;
 mod options;
 mod people;
 mod step;
+mod stop;
 
 pub use options::*;
+pub use stop::Stopped;
 use step::{assign_all, handled_exit_codes, over_budget};
 
 /// Starts and resumes runs against one store.

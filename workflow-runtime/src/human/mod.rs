@@ -4,6 +4,7 @@
 //! and the run waits until `workflow approve|reject|answer RUN` records an
 //! [`Answer`] from any shell, then `resume` continues with it.
 
+pub mod answering;
 pub mod notify;
 pub mod terminal;
 
