@@ -50,6 +50,9 @@ pub struct DriveArgs {
     /// from another shell (`workflow approve|reject|answer`) instead of exiting with code 3
     #[arg(long)]
     pub wait: bool,
+    /// Where `workflow serve` is reached (https://runs.example.com): gate notifications link to the run's page there
+    #[arg(long, value_name = "URL", env = "WORKFLOW_PUBLIC_URL")]
+    pub public_url: Option<String>,
 }
 
 impl DriveArgs {
@@ -59,6 +62,7 @@ impl DriveArgs {
         if self.wait {
             options.answer_poll = Some(std::time::Duration::from_millis(250));
         }
+        options.public_url = self.public_url.clone();
     }
 }
 

@@ -158,6 +158,10 @@ pub struct Request {
     /// For `Gate`: who may approve (empty: anyone).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub approvers: Vec<String>,
+    /// For `Gate`, in a workflow with `snapshot:` metrics: what the run has changed so far,
+    /// measured when the gate asked (`state_now`, `delta`, `anomalies`), so a person sees it beside the decision.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub measured: Option<Value>,
 }
 
 /// A person's answer to a [`Request`].
