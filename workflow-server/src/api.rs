@@ -82,8 +82,9 @@ pub async fn get_run<S: Store>(State(state): State<AppState<S>>, _person: Person
 #[utoipa::path(get, path = "/api/v1/runs/{id}/events", tag = "runs", params(("id" = String, Path, description = "The run's id")),
     responses((status = 200, body = Vec<EventView>), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn run_events<S: Store>(State(state): State<AppState<S>>, _person: Person, RunPath(id): RunPath) -> Result<Json<Vec<EventView>>, ApiError> {
-    state.store.load_run(&id)?.ok_or_else(|| ApiError::no_run(&id))?;
-    Ok(Json(state.store.events(&id)?.iter().map(EventView::from).collect()))
+    let record = state.store.load_run(&id)?.ok_or_else(|| ApiError::no_run(&id))?;
+    let secret = views::secret_steps(&record.definition);
+    Ok(Json(state.store.events(&id)?.iter().map(|e| EventView::of(e, &secret)).collect()))
 }
 
 /// A run's questions to people and their answers (who, when), oldest first.

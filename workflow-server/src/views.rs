@@ -135,13 +135,14 @@ pub struct EventView {
     pub duration_ms: Option<u64>,
 }
 
-impl From<&StepEvent> for EventView {
-    fn from(e: &StepEvent) -> EventView {
+impl EventView {
+    /// The view of `e`; the outputs of a step in `secret` (a password prompt) are hidden.
+    pub fn of(e: &StepEvent, secret: &[usize]) -> EventView {
         EventView {
             seq: e.seq,
             step: e.step_id.clone(),
             outcome: e.outcome.map(|o| outcome_word(o).to_string()),
-            output: e.output.clone(),
+            output: shown_output(e, secret),
             error: e.error.clone(),
             attempts: e.attempts,
             started_at_ms: e.started_at_ms,
@@ -149,6 +150,28 @@ impl From<&StepEvent> for EventView {
             duration_ms: e.duration_ms,
         }
     }
+}
+
+/// The steps whose answers are secret: `interactive` prompts of `input-type: password`.
+pub fn secret_steps(definition: &Value) -> Vec<usize> {
+    let steps = definition.get("steps").and_then(Value::as_array).cloned().unwrap_or_default();
+    steps
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.get("action").and_then(Value::as_str) == Some("interactive") && s.pointer("/params/input-type").and_then(Value::as_str) == Some("password"))
+        .map(|(i, _)| i)
+        .collect()
+}
+
+/// A step execution's outputs as shown: a password prompt's value replaced by `(hidden)`.
+pub fn shown_output(e: &StepEvent, secret: &[usize]) -> Value {
+    let mut output = e.output.clone();
+    if secret.contains(&e.step) {
+        if let Some(value) = output.get_mut("value") {
+            *value = Value::String("(hidden)".to_string());
+        }
+    }
+    output
 }
 
 /// The word of an outcome.

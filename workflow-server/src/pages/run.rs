@@ -287,6 +287,7 @@ fn marks(data: &RunData) -> Marks {
 }
 
 fn steps(data: &RunData) -> Markup {
+    let secret = views::secret_steps(&data.record.definition);
     let actions: Vec<&str> = data.ir.as_ref().map(|ir| ir.steps.iter().map(|s| s.action.as_str()).collect()).unwrap_or_default();
     html! {
         section aria-labelledby="steps-heading" {
@@ -317,7 +318,7 @@ fn steps(data: &RunData) -> Markup {
                                     td { @if let Some(c) = e.output.get("cost_usd").and_then(Value::as_f64) { (format!("${c:.4}")) } }
                                 }
                                 @if e.error.is_some() || has_outputs(&e.output) {
-                                    tr class="outputs" { td {} td colspan="7" { (outputs(e)) } }
+                                    tr class="outputs" { td {} td colspan="7" { (outputs(e, &secret)) } }
                                 }
                             }
                         }
@@ -335,8 +336,9 @@ fn has_outputs(output: &Value) -> bool {
 /// Shown in their own columns.
 const HIDDEN_OUTPUTS: &[&str] = &["model", "usage", "cost_usd"];
 
-fn outputs(e: &StepEvent) -> Markup {
-    let fields: Vec<(&String, &Value)> = e.output.as_object().map(|o| o.iter().filter(|(k, _)| !HIDDEN_OUTPUTS.contains(&k.as_str())).collect()).unwrap_or_default();
+fn outputs(e: &StepEvent, secret: &[usize]) -> Markup {
+    let output = views::shown_output(e, secret);
+    let fields: Vec<(&String, &Value)> = output.as_object().map(|o| o.iter().filter(|(k, _)| !HIDDEN_OUTPUTS.contains(&k.as_str())).collect()).unwrap_or_default();
     html! {
         @if let Some(error) = &e.error { p class="error-text" { strong { "Error: " } (error) } }
         dl class="outputs" {
