@@ -223,7 +223,7 @@ fn live(data: &RunData) -> Markup {
             section aria-labelledby="summary-heading" {
                 h2 id="summary-heading" { "Summary" }
                 dl class="facts" {
-                    dt { "Status" } dd { (badge(r.status.as_str())) @if let Some(reason) = &r.reason { " " span class="reason" { (reason) } } }
+                    dt { "Status" } dd { (badge(r.status.as_str())) @if let Some(reason) = r.reason.as_ref().filter(|_| r.status != RunStatus::Waiting) { " " span class="reason" { (reason) } } }
                     dt { "Run" } dd class="mono" { (r.id) }
                     dt { "Started" } dd { (time(r.created_at_ms)) }
                     @if let Some(done) = r.finished_at_ms { dt { "Finished" } dd { (time(done)) " (" (duration(done.saturating_sub(r.created_at_ms))) ")" } }
@@ -330,7 +330,12 @@ fn steps(data: &RunData) -> Markup {
 }
 
 fn has_outputs(output: &Value) -> bool {
-    output.as_object().is_some_and(|o| o.keys().any(|k| !HIDDEN_OUTPUTS.contains(&k.as_str())))
+    output.as_object().is_some_and(|o| o.iter().any(|(k, v)| shown(k, v)))
+}
+
+/// Outputs worth a line: not shown in their own columns, not empty, not a plain `exit_code: 0`.
+fn shown(name: &str, value: &Value) -> bool {
+    !HIDDEN_OUTPUTS.contains(&name) && value != &Value::String(String::new()) && !(name == "exit_code" && value == &Value::from(0))
 }
 
 /// Shown in their own columns.
@@ -338,7 +343,7 @@ const HIDDEN_OUTPUTS: &[&str] = &["model", "usage", "cost_usd"];
 
 fn outputs(e: &StepEvent, secret: &[usize]) -> Markup {
     let output = views::shown_output(e, secret);
-    let fields: Vec<(&String, &Value)> = output.as_object().map(|o| o.iter().filter(|(k, _)| !HIDDEN_OUTPUTS.contains(&k.as_str())).collect()).unwrap_or_default();
+    let fields: Vec<(&String, &Value)> = output.as_object().map(|o| o.iter().filter(|(k, v)| shown(k, v)).collect()).unwrap_or_default();
     html! {
         @if let Some(error) = &e.error { p class="error-text" { strong { "Error: " } (error) } }
         dl class="outputs" {
@@ -354,8 +359,6 @@ fn outputs(e: &StepEvent, secret: &[usize]) -> Markup {
                         }
                     } @else if text.contains('\n') {
                         pre { (text) }
-                    } @else if text.is_empty() {
-                        span class="hint" { "(empty)" }
                     } @else {
                         code { (text) }
                     }
@@ -409,7 +412,7 @@ fn metrics_table(caption: &str, before: &Map<String, Value>, expected: &Map<Stri
         div class="table-box" tabindex="0" role="region" aria-label=(caption) {
             table class="metrics" {
                 caption { (caption) }
-                thead { tr { th scope="col" { "Metric" } th scope="col" { "Before" } th scope="col" { "Expected change" } th scope="col" { (after_word) } th scope="col" { "Delta" } } }
+                thead { tr { th scope="col" { "Metric" } th scope="col" { "Before" } th scope="col" { abbr title="expected change" { "Expected" } } th scope="col" { (after_word) } th scope="col" { "Delta" } } }
                 tbody {
                     @for name in names {
                         @let differs = expected.get(name.as_str()).is_some_and(|e| !e.is_null() && delta.get(name.as_str()).is_some_and(|d| !d.is_null() && !same_number(e, d)));
