@@ -27,9 +27,28 @@ pub struct ErrorBody {
     pub error: String,
 }
 
+/// A run status, as the `status` filter takes it.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum StatusParam {
+    /// Driven now.
+    Running,
+    /// Paused.
+    Paused,
+    /// Waiting for a person.
+    Waiting,
+    /// Ended at its end.
+    Completed,
+    /// Ended in failure.
+    Failed,
+    /// Stopped for good.
+    Cancelled,
+}
+
 /// The listing a query string asks for: `workflow`, `status`, `after` (a cursor), `limit` (1 to 500).
-pub fn page_query(query: &std::collections::HashMap<String, String>) -> Result<RunPageQuery, ApiError> {
-    let text = |name: &str| query.get(name).map(|v| v.trim()).filter(|v| !v.is_empty());
+/// A form (`lenient`) sends its empty fields, which mean "any"; to the API an empty value is a value.
+pub fn page_query(query: &std::collections::HashMap<String, String>, lenient: bool) -> Result<RunPageQuery, ApiError> {
+    let text = |name: &str| query.get(name).map(|v| v.trim()).filter(|v| !(lenient && v.is_empty()));
     let status = match text("status") {
         Some(word) => Some(views::parse_status(word).ok_or_else(|| {
             ApiError::bad_request(format!("unknown status `{word}`: use running, paused, waiting, completed, failed or cancelled"))
@@ -60,13 +79,13 @@ pub fn run_list<S: Store>(store: &S, query: &RunPageQuery) -> Result<RunList, Ap
 /// Runs, newest first, a page at a time.
 #[utoipa::path(get, path = "/api/v1/runs", tag = "runs",
     params(("workflow" = Option<String>, Query, description = "Only runs of this workflow"),
-           ("status" = Option<String>, Query, description = "Only runs in this status: running, paused, waiting, completed, failed, cancelled"),
-           ("after" = Option<String>, Query, description = "The `next` cursor of the previous page"),
-           ("limit" = Option<usize>, Query, description = "At most this many (1 to 500, default 50)")),
+           ("status" = Option<StatusParam>, Query, description = "Only runs in this status"),
+           ("after" = Option<String>, Query, pattern = r"^[0-9]{1,19}\..+$", description = "The `next` cursor of the previous page"),
+           ("limit" = Option<usize>, Query, minimum = 1, maximum = 500, description = "At most this many (1 to 500, default 50)")),
     responses((status = 200, body = RunList), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn list_runs<S: Store>(State(state): State<AppState<S>>, _person: Person, QueryMap(query): QueryMap) -> Result<Json<RunList>, ApiError> {
-    Ok(Json(run_list(&*state.store, &page_query(&query)?)?))
+    Ok(Json(run_list(&*state.store, &page_query(&query, false)?)?))
 }
 
 /// A run: where it stands, its audit record, its children.
@@ -105,9 +124,9 @@ pub async fn waiting<S: Store>(State(state): State<AppState<S>>, person: Person)
 
 /// Approves what the run waits on (a gate, or consent for a sensitive step); the run goes on.
 #[utoipa::path(post, path = "/api/v1/runs/{id}/approve", tag = "decisions", params(("id" = String, Path, description = "The run's id")),
-    request_body(content = DecisionBody, description = "Optional: a comment, and the step when not the open one"),
+    request_body(content = Option<DecisionBody>, description = "Optional: a comment, and the step when not the open one"),
     responses((status = 200, body = Done), (status = 401, body = ErrorBody), (status = 403, description = "Not one of the gate's approvers; nothing was written", body = ErrorBody),
-              (status = 404, body = ErrorBody), (status = 409, description = "The run waits on nothing (at that step)", body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 409, description = "The run waits on nothing (at that step), or on a value rather than a decision", body = ErrorBody),
               (status = 413, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn approve<S: Store>(State(state): State<AppState<S>>, person: Person, RunPath(id): RunPath, JsonBody(body): JsonBody<DecisionBody>) -> Result<Json<Done>, ApiError> {
     let given = Given::Decision { approved: true, comment: body.comment };
@@ -116,7 +135,7 @@ pub async fn approve<S: Store>(State(state): State<AppState<S>>, person: Person,
 
 /// Rejects what the run waits on (a rejected gate outputs `approved = false`; refused consent fails the step).
 #[utoipa::path(post, path = "/api/v1/runs/{id}/reject", tag = "decisions", params(("id" = String, Path, description = "The run's id")),
-    request_body(content = DecisionBody, description = "Optional: a comment, and the step when not the open one"),
+    request_body(content = Option<DecisionBody>, description = "Optional: a comment, and the step when not the open one"),
     responses((status = 200, body = Done), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
               (status = 409, body = ErrorBody), (status = 413, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn reject<S: Store>(State(state): State<AppState<S>>, person: Person, RunPath(id): RunPath, JsonBody(body): JsonBody<DecisionBody>) -> Result<Json<Done>, ApiError> {
@@ -170,7 +189,7 @@ pub async fn healthz<S: Store>(State(state): State<AppState<S>>) -> Result<&'sta
 #[openapi(
     info(title = "workflow serve", description = "Runs, their audit records, and the questions they put to people. Sign in with `Authorization: Bearer TOKEN` (`workflow token create NAME`)."),
     paths(list_runs, get_run, run_events, run_questions, waiting, approve, reject, answer, pause, cancel, resume, crate::live::live, healthz, crate::metrics::metrics),
-    components(schemas(ErrorBody, RunList, RunSummaryView, RunView, EventView, QuestionView, views::AnswerView, DecisionBody, AnswerBody, Done, crate::live::Pulse)),
+    components(schemas(ErrorBody, StatusParam, crate::live::LiveEvent, RunList, RunSummaryView, RunView, EventView, QuestionView, views::AnswerView, DecisionBody, AnswerBody, Done, crate::live::Pulse)),
     modifiers(&BearerAuth),
     tags((name = "runs", description = "Runs and what they did"), (name = "questions", description = "What waits for people"),
          (name = "decisions", description = "Answering runs"), (name = "control", description = "Pause, resume, cancel"), (name = "server", description = "Health and metrics"))

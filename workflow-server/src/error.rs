@@ -100,8 +100,10 @@ impl From<AnswerError> for ApiError {
     fn from(e: AnswerError) -> ApiError {
         let status = match &e {
             AnswerError::RunNotFound(_) => StatusCode::NOT_FOUND,
-            AnswerError::NotWaiting { .. } | AnswerError::AnsweredMeanwhile { .. } => StatusCode::CONFLICT,
-            AnswerError::WrongKind { .. } | AnswerError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            // What the run asks decides what fits: a mismatch is a conflict with its state, not a malformed request.
+            AnswerError::NotWaiting { .. } | AnswerError::AnsweredMeanwhile { .. } | AnswerError::WrongKind { .. } | AnswerError::Invalid { .. } => {
+                StatusCode::CONFLICT
+            }
             AnswerError::NotApprover { .. } => StatusCode::FORBIDDEN,
             AnswerError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };

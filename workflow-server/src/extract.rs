@@ -9,22 +9,29 @@ use axum::http::request::Parts;
 use axum::http::StatusCode;
 use serde::de::DeserializeOwned;
 
-/// A JSON body; an empty body is `T::default()` (so `curl -X POST .../approve` needs none).
+/// A JSON body; an empty body reads as `{}` (so `curl -X POST .../approve` needs none, while a
+/// call with required fields still says which is missing).
 pub struct JsonBody<T>(pub T);
 
-impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for JsonBody<T> {
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<JsonBody<T>, ApiError> {
         let json = request.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(|v| v.split(';').next().unwrap_or("").trim().eq_ignore_ascii_case("application/json"));
         let bytes = Bytes::from_request(request, state).await.map_err(|e| ApiError::new(e.status(), e.body_text()))?;
-        if bytes.iter().all(u8::is_ascii_whitespace) {
-            return Ok(JsonBody(T::default()));
-        }
-        if json == Some(false) || json.is_none() {
+        let empty = bytes.iter().all(u8::is_ascii_whitespace);
+        if !empty && json != Some(true) {
             return Err(ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "send the body as JSON, with `Content-Type: application/json`"));
         }
-        serde_json::from_slice(&bytes).map(JsonBody).map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, format!("the body is not what this call takes: {e}")))
+        let shape = |e: serde_json::Error| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, format!("the body is not what this call takes: {e}"));
+        // No body, or `null`, is an empty object; anything else must be an object (serde would also read a struct from an array).
+        let value: serde_json::Value = if empty { serde_json::Value::Null } else { serde_json::from_slice(&bytes).map_err(shape)? };
+        let value = match value {
+            serde_json::Value::Null => serde_json::Value::Object(serde_json::Map::new()),
+            object @ serde_json::Value::Object(_) => object,
+            _ => return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "the body must be a JSON object")),
+        };
+        serde_json::from_value(value).map(JsonBody).map_err(shape)
     }
 }
 

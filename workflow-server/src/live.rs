@@ -35,6 +35,15 @@ pub struct Pulse {
     pub step: Option<String>,
 }
 
+/// One Server-Sent Event as a client reads it: `event: run`, and a [`Pulse`] as JSON in `data`.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct LiveEvent {
+    /// Always `run`.
+    pub event: String,
+    /// A Pulse, as JSON text.
+    pub data: String,
+}
+
 type Senders = Arc<Mutex<HashMap<String, watch::Sender<Option<Pulse>>>>>;
 
 /// The runs being watched, one poller each.
@@ -102,7 +111,7 @@ async fn poll<S: Store>(store: Arc<S>, run: String, sender: watch::Sender<Option
 
 /// Server-Sent Events of one run: an `run` event (a [`Pulse`] as JSON) each time it moves.
 #[utoipa::path(get, path = "/api/v1/runs/{id}/live", tag = "runs", params(("id" = String, Path, description = "The run's id")),
-    responses((status = 200, description = "An event stream (text/event-stream); each `run` event's data is a Pulse", content_type = "text/event-stream", body = String),
+    responses((status = 200, description = "An event stream (text/event-stream); each `run` event's data is a Pulse", content_type = "text/event-stream", body = LiveEvent),
               (status = 401, body = crate::api::ErrorBody), (status = 404, body = crate::api::ErrorBody)))]
 pub async fn live<S: Store>(
     State(state): State<AppState<S>>,

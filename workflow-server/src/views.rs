@@ -217,8 +217,7 @@ pub struct QuestionView {
 pub struct AnswerView {
     /// Approved or rejected (gates and consent).
     pub approved: Option<bool>,
-    /// The value given (prompts); absent for passwords.
-    #[schema(value_type = Option<Object>)]
+    /// The value given (prompts): text, a bool for a confirm; absent for passwords.
     pub value: Option<Value>,
     /// Whether a value was given but is hidden (a password).
     pub hidden: bool,
@@ -296,7 +295,6 @@ pub struct DecisionBody {
 #[serde(deny_unknown_fields)]
 pub struct AnswerBody {
     /// The answer as typed (checked against the prompt's type, choices and pattern; a confirm takes `yes` or `no`).
-    #[serde(default)]
     pub value: String,
     /// The step whose question this answers (default: the run's open question).
     #[serde(default)]

@@ -109,10 +109,10 @@ steps:
     let answer = |value: &str| json!({ "value": value });
     let path = format!("/api/v1/runs/{run}/answer");
     let (status, error) = post(&fx, &tokens[0], &path, answer("NOT lower")).await;
-    assert_eq!(status, 422, "{error}");
+    assert_eq!(status, 409, "{error}");
     assert!(error["error"].as_str().unwrap().contains("must match `[a-z]+`"), "{error}");
     let (status, error) = post(&fx, &tokens[0], &format!("/api/v1/runs/{run}/approve"), json!({})).await;
-    assert_eq!(status, 422, "a decision for a prompt: {error}");
+    assert_eq!(status, 409, "a decision for a prompt: {error}");
     for (value, step) in [("ada", "env"), ("production", "sure"), ("yes", "notes"), ("line one\r\nline two", "secret")] {
         assert_eq!(post(&fx, &tokens[0], &path, answer(value)).await.0, 200);
         // Each answer lets the run go on to the next prompt.

@@ -16,7 +16,7 @@ const STATUSES: [RunStatus; 6] = [RunStatus::Running, RunStatus::Waiting, RunSta
 
 /// `GET /runs`.
 pub async fn list<S: Store>(State(state): State<AppState<S>>, Reader(person): Reader, QueryMap(query): QueryMap) -> Response {
-    let wanted = match page_query(&query) {
+    let wanted = match page_query(&query, true) {
         Ok(wanted) => wanted,
         Err(e) => return error_page(&e, Some(&person), Some("/runs")),
     };
