@@ -96,7 +96,8 @@ async fn oversized_bodies_wrong_types_and_unknown_runs_are_refused() {
         assert_eq!(response.json::<Value>().await.unwrap()["error"], json!("no run `no-such-run`"));
     }
     for verb in ["approve", "reject", "answer", "pause", "resume", "cancel"] {
-        let response = fx.client.post(fx.url(&format!("/api/v1/runs/no-such-run/{verb}"))).bearer_auth(&tokens[0]).json(&json!({})).send().await.unwrap();
+        let body = if verb == "answer" { json!({ "value": "x" }) } else { json!({}) };
+        let response = fx.client.post(fx.url(&format!("/api/v1/runs/no-such-run/{verb}"))).bearer_auth(&tokens[0]).json(&body).send().await.unwrap();
         assert_eq!(response.status(), 404, "{verb}");
     }
     assert_eq!(fx.client.get(fx.url("/runs/no-such-run")).header("cookie", &cookie).send().await.unwrap().status(), 404);
