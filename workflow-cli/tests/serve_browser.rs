@@ -73,7 +73,11 @@ async fn a_person_signs_in_reviews_a_waiting_run_and_approves_it_from_the_page()
     copy_dir(&root.join(".workflow"), &dir.path().join(".workflow"));
     // The server drives runs on with the folder's permissions: the release's own commands are allowed there.
     let config = std::fs::read_to_string(dir.path().join(".workflow/config.yaml")).unwrap();
-    std::fs::write(dir.path().join(".workflow/config.yaml"), config.replace("  allow:\n", "  allow:\n    - \"shell:sleep 2\"\n    - \"shell:echo v1 >> tags.txt\"\n")).unwrap();
+    std::fs::write(
+        dir.path().join(".workflow/config.yaml"),
+        config.replace("  allow:\n", "  allow:\n    - \"shell:sleep 2\"\n    - \"shell:echo v1 >> tags.txt\"\n"),
+    )
+    .unwrap();
     write(dir.path(), "release.yaml", RELEASE);
     let store = dir.path().join("runs.db");
 
@@ -129,7 +133,12 @@ async fn a_person_signs_in_reviews_a_waiting_run_and_approves_it_from_the_page()
     let measured = browser.script("return document.querySelector('.measured table').innerText;", json!([])).await;
     assert!(measured.as_str().unwrap().contains("tags"), "{measured}");
     // The step's output `<img src=x onerror=...>` is text on the page, not an image, and ran nothing.
-    let xss = browser.script("return [window.__xss === undefined, document.querySelectorAll('img').length, document.body.innerText.includes('<img src=x onerror')];", json!([])).await;
+    let xss = browser
+        .script(
+            "return [window.__xss === undefined, document.querySelectorAll('img').length, document.body.innerText.includes('<img src=x onerror')];",
+            json!([]),
+        )
+        .await;
     assert_eq!(xss, json!([true, 0, true]));
 
     browser.type_into("#comment", "<script>window.__xss = 2</script> checked the build").await;
@@ -144,11 +153,17 @@ async fn a_person_signs_in_reviews_a_waiting_run_and_approves_it_from_the_page()
             "the run to complete on the page",
         )
         .await;
-    assert_eq!(browser.script("return window.__same_page === true && window.__xss === undefined;", json!([])).await, json!(true), "updated live, ran no script");
+    assert_eq!(
+        browser.script("return window.__same_page === true && window.__xss === undefined;", json!([])).await,
+        json!(true),
+        "updated live, ran no script"
+    );
     let page = browser.text().await;
     assert!(page.contains("approved by alice"), "{page}");
     assert!(page.contains("<script>window.__xss = 2</script> checked the build"), "the comment is shown as text: {page}");
-    let delta = browser.script("return [...document.querySelectorAll('#live table.metrics tbody tr')].map(r => r.innerText.replace(/\\s+/g, ' ').trim());", json!([])).await;
+    let delta = browser
+        .script("return [...document.querySelectorAll('#live table.metrics tbody tr')].map(r => r.innerText.replace(/\\s+/g, ' ').trim());", json!([]))
+        .await;
     assert_eq!(delta, json!(["tags 0 1 1 1"]), "before, expected change, after, delta");
     browser.close().await;
 
@@ -170,7 +185,11 @@ async fn a_person_signs_in_reviews_a_waiting_run_and_approves_it_from_the_page()
     browser.type_into("#comment", "three lines, as expected").await;
     browser.click("form.decision button.primary").await;
     browser
-        .wait_until("const b = document.querySelector('#live .badge'); return b !== null && b.textContent === 'completed';", Duration::from_secs(30), "the quick start's run to complete")
+        .wait_until(
+            "const b = document.querySelector('#live .badge'); return b !== null && b.textContent === 'completed';",
+            Duration::from_secs(30),
+            "the quick start's run to complete",
+        )
         .await;
     std::fs::write(shots.join("run-page-completed.png"), browser.screenshot().await).unwrap();
     browser.close().await;

@@ -50,17 +50,22 @@ pub enum StatusParam {
 pub fn page_query(query: &std::collections::HashMap<String, String>, lenient: bool) -> Result<RunPageQuery, ApiError> {
     let text = |name: &str| query.get(name).map(|v| v.trim()).filter(|v| !(lenient && v.is_empty()));
     let status = match text("status") {
-        Some(word) => Some(views::parse_status(word).ok_or_else(|| {
-            ApiError::bad_request(format!("unknown status `{word}`: use running, paused, waiting, completed, failed or cancelled"))
-        })?),
+        Some(word) => Some(
+            views::parse_status(word)
+                .ok_or_else(|| ApiError::bad_request(format!("unknown status `{word}`: use running, paused, waiting, completed, failed or cancelled")))?,
+        ),
         None => None,
     };
     let after = match text("after") {
-        Some(cursor) => Some(views::parse_cursor(cursor).ok_or_else(|| ApiError::bad_request("`after` is not a cursor: pass the `next` of the previous page"))?),
+        Some(cursor) => {
+            Some(views::parse_cursor(cursor).ok_or_else(|| ApiError::bad_request("`after` is not a cursor: pass the `next` of the previous page"))?)
+        }
         None => None,
     };
     let limit = match text("limit") {
-        Some(n) => n.parse::<usize>().ok().filter(|n| (1..=MAX_PAGE).contains(n)).ok_or_else(|| ApiError::bad_request(format!("`limit` must be 1 to {MAX_PAGE}")))?,
+        Some(n) => {
+            n.parse::<usize>().ok().filter(|n| (1..=MAX_PAGE).contains(n)).ok_or_else(|| ApiError::bad_request(format!("`limit` must be 1 to {MAX_PAGE}")))?
+        }
         None => 50,
     };
     Ok(RunPageQuery { workflow: text("workflow").map(str::to_string), status, after, limit })
@@ -128,7 +133,12 @@ pub async fn waiting<S: Store>(State(state): State<AppState<S>>, person: Person)
     responses((status = 200, body = Done), (status = 401, body = ErrorBody), (status = 403, description = "Not one of the gate's approvers; nothing was written", body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 409, description = "The run waits on nothing (at that step), or on a value rather than a decision", body = ErrorBody),
               (status = 413, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody)), security(("bearer" = [])))]
-pub async fn approve<S: Store>(State(state): State<AppState<S>>, person: Person, RunPath(id): RunPath, JsonBody(body): JsonBody<DecisionBody>) -> Result<Json<Done>, ApiError> {
+pub async fn approve<S: Store>(
+    State(state): State<AppState<S>>,
+    person: Person,
+    RunPath(id): RunPath,
+    JsonBody(body): JsonBody<DecisionBody>,
+) -> Result<Json<Done>, ApiError> {
     let given = Given::Decision { approved: true, comment: body.comment };
     Ok(Json(operations::answer(&state, &person.name, &id, body.step.as_deref(), given).await?))
 }
@@ -138,7 +148,12 @@ pub async fn approve<S: Store>(State(state): State<AppState<S>>, person: Person,
     request_body(content = Option<DecisionBody>, description = "Optional: a comment, and the step when not the open one"),
     responses((status = 200, body = Done), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
               (status = 409, body = ErrorBody), (status = 413, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody)), security(("bearer" = [])))]
-pub async fn reject<S: Store>(State(state): State<AppState<S>>, person: Person, RunPath(id): RunPath, JsonBody(body): JsonBody<DecisionBody>) -> Result<Json<Done>, ApiError> {
+pub async fn reject<S: Store>(
+    State(state): State<AppState<S>>,
+    person: Person,
+    RunPath(id): RunPath,
+    JsonBody(body): JsonBody<DecisionBody>,
+) -> Result<Json<Done>, ApiError> {
     let given = Given::Decision { approved: false, comment: body.comment };
     Ok(Json(operations::answer(&state, &person.name, &id, body.step.as_deref(), given).await?))
 }
@@ -149,7 +164,12 @@ pub async fn reject<S: Store>(State(state): State<AppState<S>>, person: Person, 
     responses((status = 200, body = Done), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
               (status = 409, body = ErrorBody), (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
               (status = 422, description = "The value does not fit the prompt", body = ErrorBody)), security(("bearer" = [])))]
-pub async fn answer<S: Store>(State(state): State<AppState<S>>, person: Person, RunPath(id): RunPath, JsonBody(body): JsonBody<AnswerBody>) -> Result<Json<Done>, ApiError> {
+pub async fn answer<S: Store>(
+    State(state): State<AppState<S>>,
+    person: Person,
+    RunPath(id): RunPath,
+    JsonBody(body): JsonBody<AnswerBody>,
+) -> Result<Json<Done>, ApiError> {
     Ok(Json(operations::answer(&state, &person.name, &id, body.step.as_deref(), Given::Text(body.value)).await?))
 }
 

@@ -172,7 +172,8 @@ pub async fn identify<S: Store>(State(state): State<AppState<S>>, mut request: R
         return ApiError::unauthorized("this server listens beyond loopback but no token exists: create one with `workflow token create NAME`").into_response();
     }
     if open && !loopback_host(&headers) {
-        return ApiError::forbidden("this server has no tokens and answers only requests to localhost (a name that resolves elsewhere was refused)").into_response();
+        return ApiError::forbidden("this server has no tokens and answers only requests to localhost (a name that resolves elsewhere was refused)")
+            .into_response();
     }
     let mut new_session = None;
     // On an open server the API (no cookies, no forms) is the local operator; a browser gets a session, for its forms' CSRF token.
@@ -279,9 +280,7 @@ impl<S: Store> FromRequestParts<AppState<S>> for Reader {
 }
 
 fn form_urlencoded_byte(text: &str) -> String {
-    text.bytes()
-        .map(|b| if b.is_ascii_alphanumeric() || b"-._~/".contains(&b) { char::from(b).to_string() } else { format!("%{b:02X}") })
-        .collect()
+    text.bytes().map(|b| if b.is_ascii_alphanumeric() || b"-._~/".contains(&b) { char::from(b).to_string() } else { format!("%{b:02X}") }).collect()
 }
 
 fn random_hex() -> String {

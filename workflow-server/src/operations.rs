@@ -117,7 +117,8 @@ async fn drive<S: Store>(state: &AppState<S>, run_id: &str) -> Result<RunReport,
 fn options<S: Store>(state: &AppState<S>, cwd: Option<&str>, by: &str) -> Result<ExecutorOptions, ApiError> {
     let _ = state;
     let cwd = cwd.map(PathBuf::from).filter(|d| d.is_dir()).or_else(|| std::env::current_dir().ok()).unwrap_or_else(|| PathBuf::from("."));
-    let config = ModelConfig::load(&cwd).map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, format!("the model config of {} does not load: {e}", cwd.display())))?;
+    let config = ModelConfig::load(&cwd)
+        .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, format!("the model config of {} does not load: {e}", cwd.display())))?;
     let models = ModelRuntime::new(config);
     Ok(ExecutorOptions {
         consent: Consent { yes: false, patterns: models.config().permissions.clone() },

@@ -47,6 +47,8 @@ impl<S: Store> AppState<S> {
     /// State over `store`.
     pub fn new(store: Arc<S>, loopback: bool, public_url: Option<String>, operator: String) -> AppState<S> {
         let secure_cookies = public_url.as_deref().is_some_and(|u| u.starts_with("https://"));
-        AppState { inner: Arc::new(Shared { store, sessions: Sessions::default(), loopback, public_url, secure_cookies, operator, watches: Watches::default() }) }
+        AppState {
+            inner: Arc::new(Shared { store, sessions: Sessions::default(), loopback, public_url, secure_cookies, operator, watches: Watches::default() }),
+        }
     }
 }

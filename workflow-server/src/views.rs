@@ -106,7 +106,9 @@ pub fn current_step(record: &RunRecord) -> Option<String> {
         return Some(open.step_id.clone());
     }
     match record.target {
-        workflow_core::ir::Target::Step(i) if record.status.is_resumable() => record.definition.pointer(&format!("/steps/{i}/id")).and_then(Value::as_str).map(str::to_string),
+        workflow_core::ir::Target::Step(i) if record.status.is_resumable() => {
+            record.definition.pointer(&format!("/steps/{i}/id")).and_then(Value::as_str).map(str::to_string)
+        }
         _ => None,
     }
 }
@@ -158,7 +160,9 @@ pub fn secret_steps(definition: &Value) -> Vec<usize> {
     steps
         .iter()
         .enumerate()
-        .filter(|(_, s)| s.get("action").and_then(Value::as_str) == Some("interactive") && s.pointer("/params/input-type").and_then(Value::as_str) == Some("password"))
+        .filter(|(_, s)| {
+            s.get("action").and_then(Value::as_str) == Some("interactive") && s.pointer("/params/input-type").and_then(Value::as_str) == Some("password")
+        })
         .map(|(i, _)| i)
         .collect()
 }

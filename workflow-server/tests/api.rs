@@ -164,7 +164,12 @@ async fn metrics_count_runs_steps_and_waiting_questions() {
     fx.run("deploy", &gate("")).await;
     fx.run("done", "name: done\nsteps:\n  - id: done\n    action: end\n").await;
     let text = fx.client.get(fx.url("/metrics")).bearer_auth(&tokens[0]).send().await.unwrap().text().await.unwrap();
-    for line in ["workflow_runs{status=\"waiting\"} 1", "workflow_runs{status=\"completed\"} 1", "workflow_questions_waiting 1", "workflow_step_duration_seconds_count 2"] {
+    for line in [
+        "workflow_runs{status=\"waiting\"} 1",
+        "workflow_runs{status=\"completed\"} 1",
+        "workflow_questions_waiting 1",
+        "workflow_step_duration_seconds_count 2",
+    ] {
         assert!(text.lines().any(|l| l == line), "{line} in:\n{text}");
     }
     assert!(text.contains("# TYPE workflow_step_duration_seconds histogram"));
@@ -197,7 +202,16 @@ async fn the_openapi_document_describes_every_call() {
     let (fx, _) = Fixture::start(&[]).await;
     let doc: Value = fx.client.get(fx.url("/api/v1/openapi.json")).send().await.unwrap().json().await.unwrap();
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
-    for path in ["/api/v1/runs", "/api/v1/runs/{id}", "/api/v1/runs/{id}/events", "/api/v1/runs/{id}/questions", "/api/v1/runs/{id}/approve", "/api/v1/runs/{id}/answer", "/api/v1/runs/{id}/cancel", "/metrics"] {
+    for path in [
+        "/api/v1/runs",
+        "/api/v1/runs/{id}",
+        "/api/v1/runs/{id}/events",
+        "/api/v1/runs/{id}/questions",
+        "/api/v1/runs/{id}/approve",
+        "/api/v1/runs/{id}/answer",
+        "/api/v1/runs/{id}/cancel",
+        "/metrics",
+    ] {
         assert!(doc["paths"][path].is_object(), "{path} is documented");
     }
     assert!(doc["components"]["securitySchemes"]["bearer"].is_object());

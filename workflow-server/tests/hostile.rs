@@ -58,7 +58,8 @@ async fn forms_need_their_csrf_token_and_writes_from_other_sites_are_refused() {
     assert_eq!(without.status(), 403);
     let wrong = fx.client.post(&form).header("cookie", &cookie).form(&[("comment", "ok"), ("csrf", "0000")]).send().await.unwrap();
     assert_eq!(wrong.status(), 403);
-    let elsewhere = fx.client.post(&form).header("cookie", &cookie).header("origin", "https://evil.example").form(&[("csrf", csrf.as_str())]).send().await.unwrap();
+    let elsewhere =
+        fx.client.post(&form).header("cookie", &cookie).header("origin", "https://evil.example").form(&[("csrf", csrf.as_str())]).send().await.unwrap();
     assert_eq!(elsewhere.status(), 403, "a write whose Origin is another site");
     for path in ["pause", "cancel"] {
         let response = fx.client.post(fx.url(&format!("/runs/{run}/{path}"))).header("cookie", &cookie).form(&[("x", "y")]).send().await.unwrap();
@@ -81,7 +82,14 @@ async fn oversized_bodies_wrong_types_and_unknown_runs_are_refused() {
     assert_eq!(response.status(), 413);
     assert!(response.json::<Value>().await.unwrap()["error"].is_string());
     let (cookie, csrf) = fx.sign_in(&tokens[0]).await;
-    let big_form = fx.client.post(fx.url(&format!("/runs/{run}/approve"))).header("cookie", &cookie).form(&[("csrf", csrf.as_str()), ("comment", &"y".repeat(100_000))]).send().await.unwrap();
+    let big_form = fx
+        .client
+        .post(fx.url(&format!("/runs/{run}/approve")))
+        .header("cookie", &cookie)
+        .form(&[("csrf", csrf.as_str()), ("comment", &"y".repeat(100_000))])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(big_form.status(), 413);
     let text = fx.client.post(&approve).bearer_auth(&tokens[0]).header("content-type", "text/plain").body("approve!").send().await.unwrap();
     assert_eq!(text.status(), 415);
@@ -121,7 +129,14 @@ steps:
     message: "Ship </textarea><script>alert(3)</script>?"
 "#;
     let run = fx.run("hostile", yaml).await;
-    let answer = fx.client.post(fx.url(&format!("/api/v1/runs/{run}/answer"))).bearer_auth(&tokens[0]).json(&json!({ "value": "<svg onload=alert(4)>" })).send().await.unwrap();
+    let answer = fx
+        .client
+        .post(fx.url(&format!("/api/v1/runs/{run}/answer")))
+        .bearer_auth(&tokens[0])
+        .json(&json!({ "value": "<svg onload=alert(4)>" }))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(answer.status(), 200);
     for _ in 0..200 {
         if fx.store.load_run(&run).unwrap().unwrap().open.is_some_and(|o| o.step_id == "review") {
@@ -133,7 +148,8 @@ steps:
     for raw in ["<img src=x", "<script>alert", "<svg onload", "<b>bold", "</textarea><script>"] {
         assert!(!page.contains(raw), "`{raw}` is escaped on the page");
     }
-    for shown in ["&lt;img src=x onerror=alert(1)&gt;", "&lt;script&gt;alert(2)&lt;/script&gt;", "&lt;svg onload=alert(4)&gt;", "Name? &lt;b&gt;bold&lt;/b&gt;"] {
+    for shown in ["&lt;img src=x onerror=alert(1)&gt;", "&lt;script&gt;alert(2)&lt;/script&gt;", "&lt;svg onload=alert(4)&gt;", "Name? &lt;b&gt;bold&lt;/b&gt;"]
+    {
         assert!(page.contains(shown), "`{shown}` is on the page as text");
     }
 }

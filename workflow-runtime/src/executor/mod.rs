@@ -29,8 +29,8 @@ mod step;
 mod stop;
 
 pub use options::*;
-pub use stop::Stopped;
 use step::{assign_all, handled_exit_codes, over_budget};
+pub use stop::Stopped;
 
 /// Starts and resumes runs against one store.
 pub struct Executor<S: Store> {

@@ -30,14 +30,16 @@ impl<S: Store> Executor<S> {
         if !record.status.is_resumable() {
             return Err(RunError::Finished { run: record.id, status: record.status.as_str() });
         }
-        let idle = record.status != RunStatus::Running || matches!(self.store.acquire_lease(run_id, &self.owner, self.options.lease_ms)?, LeaseResult::Acquired);
+        let idle =
+            record.status != RunStatus::Running || matches!(self.store.acquire_lease(run_id, &self.owner, self.options.lease_ms)?, LeaseResult::Acquired);
         if !idle {
             self.store.request(run_id, if cancel { Control::Cancel } else { Control::Pause })?;
             return Ok(Stopped::Requested);
         }
         let reason = format!("{} by {by}", if cancel { "cancelled" } else { "paused" });
         if cancel {
-            let ir: WorkflowIr = serde_json::from_value(record.definition.clone()).map_err(|e| RunError::State { run: record.id.clone(), message: e.to_string() })?;
+            let ir: WorkflowIr =
+                serde_json::from_value(record.definition.clone()).map_err(|e| RunError::State { run: record.id.clone(), message: e.to_string() })?;
             return Ok(Stopped::Cancelled(self.cancel_idle(run_id, Box::new(IrEngine::new(Arc::new(ir))), reason).await?));
         }
         if record.status == RunStatus::Paused {

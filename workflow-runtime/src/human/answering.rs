@@ -91,7 +91,7 @@ pub fn open_question<S: Store + ?Sized>(store: &S, run_id: &str, step: Option<&s
         return Err(AnswerError::RunNotFound(run_id.to_string()));
     }
     let questions = store.questions(run_id)?;
-    let open = questions.into_iter().filter(|q| q.answer.is_none()).filter(|q| step.is_none_or(|s| q.request.step_id == s)).last();
+    let open = questions.into_iter().filter(|q| q.answer.is_none()).rfind(|q| step.is_none_or(|s| q.request.step_id == s));
     open.ok_or_else(|| AnswerError::NotWaiting { run: run_id.to_string(), at: step.map(|s| format!(" at step `{s}`")).unwrap_or_default() })
 }
 

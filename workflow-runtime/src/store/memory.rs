@@ -7,8 +7,8 @@
 //! the bottom of this file.
 
 use super::{
-    Control, Lease, LeaseOwner, LeaseResult, NewRun, Question, RunFilter, RunId, RunPageQuery, RunRecord, RunStatus, RunSummary, StepDurations, StepEnd, StepEvent,
-    StepOutcome, StepStart, Store, StoreError, TokenRecord,
+    Control, Lease, LeaseOwner, LeaseResult, NewRun, Question, RunFilter, RunId, RunPageQuery, RunRecord, RunStatus, RunSummary, StepDurations, StepEnd,
+    StepEvent, StepOutcome, StepStart, Store, StoreError, TokenRecord,
 };
 use crate::human::{Answer, Request, RequestKind};
 use std::collections::HashMap;
@@ -406,7 +406,8 @@ impl Store for MemoryStore {
     fn open_questions(&self) -> Result<Vec<Question>, StoreError> {
         let runs = self.lock();
         let waits_on = |q: &Question| {
-            runs.get(&q.request.run_id).is_some_and(|r| r.open_seq == Some(q.request.seq) && !matches!(r.record.status, RunStatus::Completed | RunStatus::Cancelled))
+            runs.get(&q.request.run_id)
+                .is_some_and(|r| r.open_seq == Some(q.request.seq) && !matches!(r.record.status, RunStatus::Completed | RunStatus::Cancelled))
         };
         let questions = self.questions.lock().unwrap_or_else(PoisonError::into_inner);
         let mut open: Vec<Question> = questions.iter().filter(|q| q.answer.is_none() && waits_on(q)).cloned().collect();

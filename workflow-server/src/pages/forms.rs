@@ -70,7 +70,12 @@ async fn act<S: Store>(state: AppState<S>, person: crate::auth::Person, id: Stri
 macro_rules! form_handler {
     ($name:ident, $act:expr, $doc:literal) => {
         #[doc = $doc]
-        pub async fn $name<S: Store>(State(state): State<AppState<S>>, Reader(person): Reader, RunPath(id): RunPath, fields: Result<Form<Fields>, FormRejection>) -> Response {
+        pub async fn $name<S: Store>(
+            State(state): State<AppState<S>>,
+            Reader(person): Reader,
+            RunPath(id): RunPath,
+            fields: Result<Form<Fields>, FormRejection>,
+        ) -> Response {
             act(state, person, id, fields, $act).await
         }
     };

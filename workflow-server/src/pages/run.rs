@@ -403,11 +403,24 @@ fn audit(r: &RunRecord) -> Markup {
     }
 }
 
-fn metrics_table(caption: &str, before: &Map<String, Value>, expected: &Map<String, Value>, after: &Map<String, Value>, delta: &Map<String, Value>, after_word: &str) -> Markup {
+fn metrics_table(
+    caption: &str,
+    before: &Map<String, Value>,
+    expected: &Map<String, Value>,
+    after: &Map<String, Value>,
+    delta: &Map<String, Value>,
+    after_word: &str,
+) -> Markup {
     let mut names: Vec<&String> = before.keys().chain(expected.keys()).chain(after.keys()).collect();
     names.sort();
     names.dedup();
-    let cell = |m: &Map<String, Value>, k: &str| m.get(k).map(|v| match v { Value::Null => "—".to_string(), Value::String(s) => s.clone(), other => other.to_string() });
+    let cell = |m: &Map<String, Value>, k: &str| {
+        m.get(k).map(|v| match v {
+            Value::Null => "—".to_string(),
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        })
+    };
     html! {
         div class="table-box" tabindex="0" role="region" aria-label=(caption) {
             table class="metrics" {

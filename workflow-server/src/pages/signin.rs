@@ -86,7 +86,12 @@ pub struct SignOut {
 }
 
 /// `POST /signout`.
-pub async fn sign_out<S: Store>(State(state): State<AppState<S>>, extensions: Extensions, headers: axum::http::HeaderMap, Form(fields): Form<SignOut>) -> Response {
+pub async fn sign_out<S: Store>(
+    State(state): State<AppState<S>>,
+    extensions: Extensions,
+    headers: axum::http::HeaderMap,
+    Form(fields): Form<SignOut>,
+) -> Response {
     let person: Option<Person> = match extensions.get::<Identity>() {
         Some(Identity::Known(person)) => Some(person.clone()),
         _ => None,

@@ -43,7 +43,7 @@ fn card<S: Store>(store: &S, q: &Question) -> Markup {
         workflow_runtime::human::RequestKind::Input => "Answer",
     };
     let record = store.load_run(&r.run_id).ok().flatten();
-    let summary = |key: &str| record.as_ref().and_then(|rec| rec.input.get(key)).and_then(Value::as_object).map(|m| metrics_text(m)).filter(|t| !t.is_empty());
+    let summary = |key: &str| record.as_ref().and_then(|rec| rec.input.get(key)).and_then(Value::as_object).map(metrics_text).filter(|t| !t.is_empty());
     let delta = r.measured.as_ref().and_then(|m| m.get("delta")).and_then(Value::as_object).map(metrics_text).filter(|t| !t.is_empty());
     let anomalies = r.measured.as_ref().and_then(|m| m.get("anomalies")).and_then(Value::as_array).map_or(0, Vec::len);
     html! {

@@ -57,7 +57,8 @@ impl Fixture {
         let path = self.dir.path().join(format!("{name}.yaml"));
         std::fs::write(&path, yaml).unwrap();
         let ir = workflow_core::set::compile_file(&path, &ReadOptions::default()).unwrap_or_else(|d| panic!("{}", d.render())).remove(0).ir;
-        let options = ExecutorOptions { cwd: self.dir.path().to_path_buf(), operator: "starter".into(), consent: Consent::granted(), ..ExecutorOptions::default() };
+        let options =
+            ExecutorOptions { cwd: self.dir.path().to_path_buf(), operator: "starter".into(), consent: Consent::granted(), ..ExecutorOptions::default() };
         let executor = Executor::new(self.store.clone(), Actions::builtin(), options);
         let report = executor.start(Box::new(IrEngine::new(Arc::new(ir))), StartOptions { source: Some(path), ..StartOptions::default() }).await.unwrap();
         report.run_id
