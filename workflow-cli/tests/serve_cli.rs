@@ -16,7 +16,8 @@ fn a_token_is_printed_once_listed_by_name_and_revoked() {
     let token = token.trim();
     assert!(token.starts_with("wft_") && token.len() == 68, "{token}");
     assert!(stderr.contains("shown this once"), "{stderr}");
-    let stored = rusqlite::Connection::open(&store).unwrap().query_row("SELECT hash FROM tokens WHERE name = 'alice'", [], |row| row.get::<_, String>(0)).unwrap();
+    let stored =
+        rusqlite::Connection::open(&store).unwrap().query_row("SELECT hash FROM tokens WHERE name = 'alice'", [], |row| row.get::<_, String>(0)).unwrap();
     assert_ne!(stored, token, "only the hash is stored");
     assert_eq!(stored.len(), 64);
     let (_, stderr) = expect_code(&mut workflow(dir.path(), &store, &["token", "create", "alice"]), 1);
