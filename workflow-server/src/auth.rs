@@ -40,6 +40,8 @@ pub struct Person {
     pub name: String,
     /// The CSRF token their forms carry (`None` for API calls with a bearer token, which forms never make).
     pub csrf: Option<String>,
+    /// Signed in with a token (not the local operator of an open server): they can sign out.
+    pub with_token: bool,
 }
 
 impl Person {
@@ -179,7 +181,7 @@ pub async fn identify<S: Store>(State(state): State<AppState<S>>, mut request: R
     // On an open server the API (no cookies, no forms) is the local operator; a browser gets a session, for its forms' CSRF token.
     let api = request.uri().path().starts_with("/api/") || request.uri().path() == "/metrics";
     let identity = match identity(&state, &headers, open) {
-        Ok(Identity::Anonymous) if open && api => Identity::Known(Person { name: state.operator.clone(), csrf: None }),
+        Ok(Identity::Anonymous) if open && api => Identity::Known(Person { name: state.operator.clone(), csrf: None, with_token: false }),
         Ok(Identity::Anonymous) if open => {
             let cookie = state.sessions.start(&state.operator, None);
             let found = identity_of_cookie(&state, &cookie);
@@ -204,7 +206,7 @@ fn identity<S: Store>(state: &AppState<S>, headers: &HeaderMap, open: bool) -> R
             return Ok(Identity::Refused("no API token exists on this server: send no Authorization header".to_string()));
         }
         return Ok(match find_token(&*state.store, presented)? {
-            Some(token) => Identity::Known(Person { name: token.name, csrf: None }),
+            Some(token) => Identity::Known(Person { name: token.name, csrf: None, with_token: true }),
             None => Identity::Refused("the bearer token is not valid (unknown or revoked)".to_string()),
         });
     }
@@ -227,7 +229,7 @@ fn identity<S: Store>(state: &AppState<S>, headers: &HeaderMap, open: bool) -> R
 
 fn identity_of_cookie<S: Store>(state: &AppState<S>, cookie: &str) -> Identity {
     match state.sessions.find(cookie) {
-        Some(session) => Identity::Known(Person { name: session.name, csrf: Some(session.csrf) }),
+        Some(session) => Identity::Known(Person { with_token: session.token_hash.is_some(), name: session.name, csrf: Some(session.csrf) }),
         None => Identity::Anonymous,
     }
 }

@@ -67,7 +67,7 @@ pub fn page(title: &str, here: Here, person: Option<&Person>, body: Markup) -> M
                     @if let Some(person) = person {
                         div class="who" {
                             span { "Signed in as " strong { (person.name) } }
-                            @if let Some(csrf) = &person.csrf {
+                            @if let Some(csrf) = person.csrf.as_ref().filter(|_| person.with_token) {
                                 form method="post" action="/signout" class="inline" {
                                     input type="hidden" name="csrf" value=(csrf);
                                     button type="submit" class="link" { "Sign out" }
@@ -156,7 +156,7 @@ mod tests {
 
     #[test]
     fn what_people_wrote_is_shown_as_text() {
-        let person = Person { name: "<b>eve</b>".to_string(), csrf: Some("\"><script>".to_string()) };
+        let person = Person { name: "<b>eve</b>".to_string(), csrf: Some("\"><script>".to_string()), with_token: true };
         let html = page("<script>alert(1)</script>", Here::Runs, Some(&person), html! { p { ("<img src=x onerror=alert(1)>") } }).into_string();
         assert!(!html.contains("<script>alert") && !html.contains("<img src=x") && !html.contains("<b>eve"), "{html}");
         assert!(html.contains("&lt;img src=x onerror=alert(1)&gt;"));
