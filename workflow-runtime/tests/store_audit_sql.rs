@@ -248,6 +248,7 @@ async fn the_documented_audit_queries_answer_their_questions() {
                 input: None,
                 permission: None,
                 approvers: Vec::new(),
+                measured: None,
             };
             assert!(store.ask(&request).unwrap());
             let answer = Answer { approved: Some(approved), value: None, comment: None, operator: operator.to_string(), at_ms: at };

@@ -50,6 +50,9 @@ pub struct DriveArgs {
     /// from another shell (`workflow approve|reject|answer`) instead of exiting with code 3
     #[arg(long)]
     pub wait: bool,
+    /// Where `workflow serve` is reached (https://runs.example.com): gate notifications link to the run's page there
+    #[arg(long, value_name = "URL", env = "WORKFLOW_PUBLIC_URL")]
+    pub public_url: Option<String>,
 }
 
 impl DriveArgs {
@@ -64,6 +67,7 @@ impl DriveArgs {
         if self.wait {
             options.answer_poll = Some(std::time::Duration::from_millis(250));
         }
+        options.public_url = self.public_url.clone();
     }
 }
 
@@ -140,10 +144,7 @@ pub fn embedded_workflows() -> Workflows {
 
 /// Finds `on-completion` workflows among those of the run's folder.
 pub fn siblings(path: &std::path::Path, compile: &CompileArgs) -> Workflows {
-    let folder = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new(".")).to_path_buf();
-    let set: Vec<Arc<workflow_core::ir::WorkflowIr>> =
-        workflow_core::set::compile_paths(&[folder], &compile.read_options()).map(|c| c.into_iter().map(|c| Arc::new(c.ir)).collect()).unwrap_or_default();
-    Arc::new(move |name: &str| set.iter().find(|ir| ir.name == name).cloned())
+    workflow_runtime::executor::definition::siblings(path, &compile.read_options())
 }
 
 /// Reports invalid input on the command line (exit code 2).

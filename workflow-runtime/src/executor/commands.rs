@@ -64,6 +64,7 @@ impl<S: Store> Executor<S> {
                 input: None,
                 permission: Some(permission.clone()),
                 approvers: Vec::new(),
+                measured: None,
             };
             refusals.push(self.command_consent(&permission, question, ir.interactive).await.err().map(|why| format!("not measured: {why}")));
         }
@@ -97,6 +98,7 @@ impl<S: Store> Executor<S> {
                 permission: Some(permission.clone()),
                 approvers: Vec::new(),
                 input: None,
+                measured: None,
                 ..gate.clone()
             };
             if let Err(why) = self.command_consent(&permission, question, ir.interactive).await {

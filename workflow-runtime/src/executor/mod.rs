@@ -23,13 +23,16 @@ use workflow_core::ir::{Outcome, Target, WorkflowIr};
 
 mod child;
 mod commands;
+pub mod definition;
 mod model_actions;
 mod options;
 mod people;
 mod step;
+mod stop;
 
 pub use options::*;
 use step::{assign_all, handled_exit_codes, over_budget};
+pub use stop::Stopped;
 
 /// Starts and resumes runs against one store.
 pub struct Executor<S: Store> {

@@ -77,6 +77,8 @@ pub struct ExecutorOptions {
     pub answer_poll: Option<std::time::Duration>,
     /// Where pull requests live (`None`: from the environment, see [`crate::github::GitHubSettings::from_env`]).
     pub github: Option<crate::github::GitHubSettings>,
+    /// Where `workflow serve` is reached (`--public-url`): gate notifications link to the run's page there.
+    pub public_url: Option<String>,
 }
 
 /// One piece of a streamed answer.
@@ -110,6 +112,7 @@ impl Default for ExecutorOptions {
             consent: crate::permissions::Consent::default(),
             answer_poll: None,
             github: None,
+            public_url: None,
         }
     }
 }

@@ -76,6 +76,7 @@ impl<S: Store> Executor<S> {
             input: None,
             permission: None,
             approvers: Vec::new(),
+            measured: None,
         };
         if needs_consent {
             let permission = permission(ir_step, &params, &self.options.cwd).await;
@@ -107,10 +108,15 @@ impl<S: Store> Executor<S> {
         match ir_step.action.as_str() {
             "approval-gate" if builtin => {
                 let message = params.get("message").and_then(Value::as_str).unwrap_or("approve?").to_string();
-                let question = Request { approvers: text_list(params.get("approvers")), ..request(RequestKind::Gate, message) };
+                let mut question = Request { approvers: text_list(params.get("approvers")), ..request(RequestKind::Gate, message) };
+                // Asked for the first time: what the run changed so far goes with the question (and its notifications).
+                let asked_before = self.store.questions(run_id)?.iter().any(|q| q.request.seq == seq && q.request.kind == RequestKind::Gate);
+                if !asked_before && !ir.snapshot.is_empty() {
+                    question.measured = Some(self.measure_so_far(run_id, ir).await?);
+                }
                 if self.store.ask(&question)? {
                     let targets = self.notify_targets(engine, step, &question).await;
-                    let problems = notify::notify_all(&targets, &question, &self.options.cwd).await;
+                    let problems = notify::notify_all(&targets, &question, &self.options.cwd, self.options.public_url.as_deref()).await;
                     for problem in problems {
                         tracing::warn!(%problem, "notify");
                     }
@@ -233,6 +239,19 @@ impl<S: Store> Executor<S> {
             self.terminal_closed.store(true, std::sync::atomic::Ordering::Relaxed);
         }
         asked
+    }
+
+    /// The run's metrics measured now, against the before-snapshot and the expected work.
+    async fn measure_so_far(&self, run_id: &str, ir: &WorkflowIr) -> Result<Value, crate::store::StoreError> {
+        let record = self.store.load_run(run_id)?;
+        let snapshot_of = |key: &str| record.as_ref().and_then(|r| r.input.get(key)).and_then(Value::as_object).cloned().unwrap_or_default();
+        let (before, expected) = (snapshot_of("state_snapshot"), snapshot_of("expected_work"));
+        // Metric commands go through consent here too, as before and after the run.
+        let refused = self.snapshot_refusals(ir, run_id).await;
+        let (now, errors) = crate::audit::take_snapshot_refusing(&ir.snapshot, &self.options.cwd, crate::audit::DEFAULT_METRIC_TIMEOUT, &refused).await;
+        let delta = crate::audit::delta(&before, &now);
+        let anomalies = crate::audit::anomalies(&expected, &delta, &errors);
+        Ok(json!({ "state_now": now, "delta": delta, "anomalies": anomalies, "measured_at_ms": crate::human::now_ms() }))
     }
 
     /// Whether a person already consented to `permission` in this run.

@@ -4,6 +4,7 @@
 //! and the run waits until `workflow approve|reject|answer RUN` records an
 //! [`Answer`] from any shell, then `resume` continues with it.
 
+pub mod answering;
 pub mod notify;
 pub mod terminal;
 
@@ -157,6 +158,10 @@ pub struct Request {
     /// For `Gate`: who may approve (empty: anyone).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub approvers: Vec<String>,
+    /// For `Gate`, in a workflow with `snapshot:` metrics: what the run has changed so far,
+    /// measured when the gate asked (`state_now`, `delta`, `anomalies`), so a person sees it beside the decision.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub measured: Option<Value>,
 }
 
 impl Request {

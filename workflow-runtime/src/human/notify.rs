@@ -13,9 +13,10 @@ use std::time::Duration;
 /// How long one notification may take.
 const NOTIFY_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The JSON every notification carries.
-pub fn payload(request: &Request) -> Value {
+/// The JSON every notification carries; `url` is the run's page on `workflow serve` when its public URL is known.
+pub fn payload(request: &Request, url: Option<&str>) -> Value {
     json!({
+        "url": url,
         "event": "approval_requested",
         "run_id": request.run_id,
         "workflow": request.workflow,
@@ -49,9 +50,16 @@ pub fn is_url(entry: &str) -> bool {
     entry.starts_with("http://") || entry.starts_with("https://")
 }
 
+/// The page of run `run_id` under a `workflow serve` public URL.
+pub fn run_url(public_url: &str, run_id: &str) -> String {
+    format!("{}/runs/{run_id}", public_url.trim_end_matches('/'))
+}
+
 /// Sends every notification; the problems, one per failed target (empty when all went out).
-pub async fn notify_all(targets: &[Target], request: &Request, cwd: &Path) -> Vec<String> {
-    let body = payload(request);
+/// `public_url` is where `workflow serve` is reached: the run's page link goes in the payload and `$WORKFLOW_RUN_URL`.
+pub async fn notify_all(targets: &[Target], request: &Request, cwd: &Path, public_url: Option<&str>) -> Vec<String> {
+    let url = public_url.map(|base| run_url(base, &request.run_id));
+    let body = payload(request, url.as_deref());
     let mut problems = Vec::new();
     for target in targets {
         let (name, sent) = match target {
@@ -89,6 +97,7 @@ async fn command(line: &str, refs: &[String], body: &Value, request: &Request, c
         .env("WORKFLOW_NAME", &request.workflow)
         .env("WORKFLOW_STEP", &request.step_id)
         .env("WORKFLOW_MESSAGE", &request.message)
+        .env("WORKFLOW_RUN_URL", body["url"].as_str().unwrap_or_default())
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
