@@ -309,6 +309,7 @@ async fn record_sample<S: Store>(store: &S, runs: &[AuditRun]) {
             input: None,
             permission: None,
             approvers: Vec::new(),
+            measured: None,
         };
         assert!(store.ask(&request).unwrap());
         let answer = Answer { approved: Some(approved), value: None, comment: None, operator: operator.to_string(), at_ms: at };

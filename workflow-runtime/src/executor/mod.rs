@@ -11,6 +11,7 @@ use crate::audit;
 use crate::engine::{Engine, Next};
 use crate::human::now_ms;
 use crate::models::RunModels;
+use crate::secrets;
 use crate::store::{Control, Fence, LeaseOwner, LeaseResult, NewRun, RunRecord, RunStatus, StepEnd, StepOutcome, StepStart, Store, StoreError};
 use serde_json::{json, Value};
 use std::path::PathBuf;
@@ -21,13 +22,17 @@ use tracing::Instrument;
 use workflow_core::ir::{Outcome, Target, WorkflowIr};
 
 mod child;
+mod commands;
+pub mod definition;
 mod model_actions;
 mod options;
 mod people;
 mod step;
+mod stop;
 
 pub use options::*;
 use step::{assign_all, handled_exit_codes, over_budget};
+pub use stop::Stopped;
 
 /// Starts and resumes runs against one store.
 pub struct Executor<S: Store> {
@@ -43,6 +48,10 @@ pub struct Executor<S: Store> {
     terminal_closed: Arc<AtomicBool>,
     /// Child runs started by `run-workflow` with `wait: false`, driven beside their parent.
     detached: Arc<std::sync::Mutex<Vec<Detached>>>,
+    /// Permissions a person granted at this process's terminal (snapshot and notify commands).
+    granted: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
+    /// Password answers by run and step execution: in memory only, never stored.
+    passwords: Arc<std::sync::Mutex<std::collections::HashMap<(String, u64), crate::human::Answer>>>,
 }
 
 /// A child run driven on its own task.
@@ -51,6 +60,11 @@ type Detached = tokio::task::JoinHandle<Result<RunReport, RunError>>;
 impl<S: Store> Executor<S> {
     /// An executor over `store` running `actions`.
     pub fn new(store: Arc<S>, actions: Actions, options: ExecutorOptions) -> Executor<S> {
+        // The secrets of the environment are masked in everything the runs store and report.
+        let key_vars: Vec<String> = options.models.iter().flat_map(|m| m.config().providers.values().filter_map(|p| p.api_key_env.clone())).collect();
+        for warning in secrets::register_environment(key_vars.iter().map(String::as_str)) {
+            tracing::warn!("{warning}");
+        }
         let owner = LeaseOwner { id: uuid::Uuid::now_v7().to_string(), pid: std::process::id(), host: host_name() };
         Executor {
             store,
@@ -61,12 +75,21 @@ impl<S: Store> Executor<S> {
             terminal_turn: Arc::default(),
             terminal_closed: Arc::default(),
             detached: Arc::default(),
+            granted: Arc::default(),
+            passwords: Arc::default(),
         }
     }
 
     /// The store.
     pub fn store(&self) -> &Arc<S> {
         &self.store
+    }
+
+    /// Records the run's status, the secrets it knows masked in the reason and the audit output.
+    async fn record_status(&self, run_id: &str, fence: &Fence, status: RunStatus, reason: Option<String>, output: Option<Value>) -> Result<(), StoreError> {
+        let reason = reason.map(|r| secrets::mask(&r).into_owned());
+        let output = output.map(|o| secrets::mask_json(&o));
+        self.store.set_status(run_id, fence, status, reason, output).await
     }
 
     /// Starts a new run of the engine's workflow and drives it until it ends,
@@ -107,6 +130,8 @@ impl<S: Store> Executor<S> {
             terminal_turn: self.terminal_turn.clone(),
             terminal_closed: self.terminal_closed.clone(),
             detached: self.detached.clone(),
+            granted: self.granted.clone(),
+            passwords: self.passwords.clone(),
         }
     }
 
@@ -126,7 +151,8 @@ impl<S: Store> Executor<S> {
             run.model = starting.clone();
             run.original = starting;
         }
-        let (before, mut metric_errors) = audit::take_snapshot(&ir.snapshot, &self.options.cwd).await;
+        let refused = self.snapshot_refusals(&ir, &run_id).await;
+        let (before, mut metric_errors) = audit::take_snapshot_refusing(&ir.snapshot, &self.options.cwd, audit::DEFAULT_METRIC_TIMEOUT, &refused).await;
         let variables = engine.variables();
         let (expected, expect_errors) = audit::expected_work(&ir.expect, &before, &variables);
         metric_errors.extend(expect_errors);
@@ -155,8 +181,8 @@ impl<S: Store> Executor<S> {
             parent_run_id: start.parent_run_id.clone(),
             cwd: Some(self.options.cwd.display().to_string()),
             source: start.source.as_ref().map(|p| p.display().to_string()),
-            input,
-            state: run.merge_into(engine.state()),
+            input: secrets::mask_json(&input),
+            state: secrets::mask_json(&run.merge_into(engine.state())),
             target: next.target(),
             first: first.clone(),
             owner: self.owner.clone(),
@@ -201,6 +227,9 @@ impl<S: Store> Executor<S> {
             }
         };
         engine.restore(&record.state).map_err(|message| RunError::State { run: record.id.clone(), message })?;
+        for (seq, answer) in &options.passwords.0 {
+            self.keep_password(run_id, *seq, answer.clone());
+        }
         let span = tracing::info_span!("run", run = %record.id, workflow = %ir.name);
         // Steps go on in the directory the run started in, unless told otherwise.
         let cwd = options.cwd.clone().or_else(|| record.cwd.clone().map(PathBuf::from)).unwrap_or_else(|| self.options.cwd.clone());
@@ -213,6 +242,8 @@ impl<S: Store> Executor<S> {
             terminal_turn: self.terminal_turn.clone(),
             terminal_closed: self.terminal_closed.clone(),
             detached: self.detached.clone(),
+            granted: self.granted.clone(),
+            passwords: self.passwords.clone(),
         };
         let report = here.continue_run(record, &fence, engine, options).instrument(span).await?;
         Ok(self.join_detached(report).await)
@@ -229,6 +260,10 @@ impl<S: Store> Executor<S> {
                 run.model = starting.clone();
                 run.original = starting;
             }
+        }
+        // Passwords are never stored: the ones later steps may use are asked again.
+        if let Some(waiting) = self.reask_passwords(&run_id, fence, engine.as_mut()).await? {
+            return Ok(waiting);
         }
         let remap = |step: usize, step_id: &str| -> Result<usize, RunError> {
             // Under --force the definition may have moved steps: follow the id.
@@ -275,7 +310,7 @@ impl<S: Store> Executor<S> {
                         "step `{}` was interrupted and is not idempotent (it may have done part of its work): resume with --retry-interrupted, --skip-interrupted or --fail-interrupted",
                         open.step_id
                     );
-                    self.store.set_status(&run_id, fence, RunStatus::Waiting, Some(reason.clone()), None).await?;
+                    self.record_status(&run_id, fence, RunStatus::Waiting, Some(reason.clone()), None).await?;
                     Ok(RunReport { run_id, status: RunStatus::Waiting, reason: Some(reason), trace: Vec::new(), children: Vec::new() })
                 }
             };
@@ -376,6 +411,9 @@ impl<S: Store> Executor<S> {
                 },
                 (Err(failure), attempts) => (Outcome::Error, failure.output, Some(failure.message), attempts),
             };
+            // What a step printed or said may hold a secret: the run goes on with it masked.
+            let output = secrets::mask_json(&output);
+            let error = error.map(|e| secrets::mask(&e).into_owned());
             if let Some(e) = &error {
                 tracing::warn!(step = %ir_step.id, error = %e, "step failed");
             }
@@ -412,7 +450,7 @@ impl<S: Store> Executor<S> {
                 error,
                 attempts,
                 duration_ms,
-                state: durable.then(|| run.merge_into(engine.state())),
+                state: durable.then(|| secrets::mask_json(&run.merge_into(engine.state()))),
                 target: next.target(),
                 next: next_start.clone(),
             };
@@ -423,13 +461,13 @@ impl<S: Store> Executor<S> {
             }
             // Over budget: the run pauses before its next step (raise the budget in the workflow and resume with --force).
             if let (Next::Step(_), Some(reason)) = (&next, over_budget(&ir, &run)) {
-                self.store.set_status(run_id, fence, RunStatus::Paused, Some(reason.clone()), None).await?;
+                self.record_status(run_id, fence, RunStatus::Paused, Some(reason.clone()), None).await?;
                 return Ok(RunReport { run_id: run_id.to_string(), status: RunStatus::Paused, reason: Some(reason), trace, children: Vec::new() });
             }
             match control {
                 Control::None => {}
                 Control::Pause if matches!(next, Next::Step(_)) => {
-                    self.store.set_status(run_id, fence, RunStatus::Paused, Some("paused on request".to_string()), None).await?;
+                    self.record_status(run_id, fence, RunStatus::Paused, Some("paused on request".to_string()), None).await?;
                     return Ok(RunReport {
                         run_id: run_id.to_string(),
                         status: RunStatus::Paused,
@@ -461,11 +499,13 @@ impl<S: Store> Executor<S> {
         trace: Vec<String>,
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<RunReport, RunError>> + Send + 'a>> {
         Box::pin(async move {
+            let reason = reason.map(|r| secrets::mask(&r).into_owned());
             let ir = engine.ir().clone();
             let record = self.store.load_run(run_id)?.ok_or_else(|| StoreError::RunNotFound(run_id.to_string()))?;
             let snapshot_of = |key: &str| record.input.get(key).and_then(Value::as_object).cloned().unwrap_or_default();
             let (before, expected) = (snapshot_of("state_snapshot"), snapshot_of("expected_work"));
-            let (after, mut errors) = audit::take_snapshot(&ir.snapshot, &self.options.cwd).await;
+            let refused = self.snapshot_refusals(&ir, run_id).await;
+            let (after, mut errors) = audit::take_snapshot_refusing(&ir.snapshot, &self.options.cwd, audit::DEFAULT_METRIC_TIMEOUT, &refused).await;
             // A metric the before-snapshot could not measure has no delta either.
             errors.extend(
                 before
@@ -525,7 +565,7 @@ impl<S: Store> Executor<S> {
                     }
                 }
             }
-            self.store.set_status(run_id, fence, status, reason.clone(), Some(output)).await?;
+            self.record_status(run_id, fence, status, reason.clone(), Some(output)).await?;
             let mut report = RunReport { run_id: run_id.to_string(), status, reason, trace, children: Vec::new() };
             for (id, mut child_engine, fresh) in children {
                 let span = tracing::info_span!("run", run = %id, workflow = %child_engine.ir().name);

@@ -1,7 +1,9 @@
 //! Telling people a gate waits for them: each `notify:` entry is a webhook
 //! URL (POSTed a JSON payload) or a command (run with the payload on stdin
-//! and in `WORKFLOW_*` environment variables). A failed notification is
-//! logged and never fails the gate: the run waits either way.
+//! and in `WORKFLOW_*` environment variables). A command runs only with
+//! consent, like a `shell` step, and its `${..}` values reach it as data
+//! (environment variables), never spliced into its text. A failed
+//! notification is logged and never fails the gate: the run waits either way.
 
 use super::Request;
 use serde_json::{json, Value};
@@ -11,9 +13,10 @@ use std::time::Duration;
 /// How long one notification may take.
 const NOTIFY_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The JSON every notification carries.
-pub fn payload(request: &Request) -> Value {
+/// The JSON every notification carries; `url` is the run's page on `workflow serve` when its public URL is known.
+pub fn payload(request: &Request, url: Option<&str>) -> Value {
     json!({
+        "url": url,
         "event": "approval_requested",
         "run_id": request.run_id,
         "workflow": request.workflow,
@@ -25,19 +28,47 @@ pub fn payload(request: &Request) -> Value {
     })
 }
 
+/// Where one notification goes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// A webhook, POSTed the payload.
+    Url(String),
+    /// A shell command made ready by [`crate::interpolate::shell_text`]: its text
+    /// (as written, for messages), the text to run, and the values of its references.
+    Command {
+        /// The command as written in the workflow.
+        written: String,
+        /// The command to run (`${..}` as quoted `WORKFLOW_REF_n` references).
+        line: String,
+        /// The value of `WORKFLOW_REF_n` at index n - 1.
+        refs: Vec<String>,
+    },
+}
+
+/// Whether a `notify:` entry is a webhook URL (anything else is a shell command).
+pub fn is_url(entry: &str) -> bool {
+    entry.starts_with("http://") || entry.starts_with("https://")
+}
+
+/// The page of run `run_id` under a `workflow serve` public URL.
+pub fn run_url(public_url: &str, run_id: &str) -> String {
+    format!("{}/runs/{run_id}", public_url.trim_end_matches('/'))
+}
+
 /// Sends every notification; the problems, one per failed target (empty when all went out).
-pub async fn notify_all(targets: &[String], request: &Request, cwd: &Path) -> Vec<String> {
-    let body = payload(request);
+/// `public_url` is where `workflow serve` is reached: the run's page link goes in the payload and `$WORKFLOW_RUN_URL`.
+pub async fn notify_all(targets: &[Target], request: &Request, cwd: &Path, public_url: Option<&str>) -> Vec<String> {
+    let url = public_url.map(|base| run_url(base, &request.run_id));
+    let body = payload(request, url.as_deref());
     let mut problems = Vec::new();
     for target in targets {
-        let sent = if target.starts_with("http://") || target.starts_with("https://") {
-            post(target, &body).await
-        } else {
-            command(target, &body, request, cwd).await
+        let (name, sent) = match target {
+            Target::Url(url) => (url.as_str(), post(url, &body).await),
+            Target::Command { written, line, refs } => (written.as_str(), command(line, refs, &body, request, cwd).await),
         };
         if let Err(e) = sent {
-            tracing::warn!(target = %target, error = %e, "notification failed");
-            problems.push(format!("{target}: {e}"));
+            tracing::warn!(target = %name, error = %e, "notification failed");
+            problems.push(format!("{name}: {e}"));
         }
     }
     problems
@@ -52,9 +83,13 @@ async fn post(url: &str, body: &Value) -> Result<(), String> {
     Ok(())
 }
 
-async fn command(line: &str, body: &Value, request: &Request, cwd: &Path) -> Result<(), String> {
+async fn command(line: &str, refs: &[String], body: &Value, request: &Request, cwd: &Path) -> Result<(), String> {
     use tokio::io::AsyncWriteExt;
-    let mut child = tokio::process::Command::new("sh")
+    let mut child = tokio::process::Command::new("sh");
+    for (i, value) in refs.iter().enumerate() {
+        child.env(crate::actions::shell::ref_var(i + 1), value);
+    }
+    let mut child = child
         .arg("-c")
         .arg(line)
         .current_dir(cwd)
@@ -62,6 +97,7 @@ async fn command(line: &str, body: &Value, request: &Request, cwd: &Path) -> Res
         .env("WORKFLOW_NAME", &request.workflow)
         .env("WORKFLOW_STEP", &request.step_id)
         .env("WORKFLOW_MESSAGE", &request.message)
+        .env("WORKFLOW_RUN_URL", body["url"].as_str().unwrap_or_default())
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())

@@ -18,8 +18,8 @@
 use super::postgres::{PgLocation, PostgresOptions, PostgresStore};
 use super::sqlite::{SqliteOptions, SqliteStore};
 use super::{
-    Control, Fence, LeaseOwner, LeaseResult, NewRun, Question, RunFilter, RunId, RunRecord, RunStatus, RunSummary, StepEnd, StepEvent, StepStart, Store,
-    StoreError,
+    Control, Fence, LeaseOwner, LeaseResult, NewRun, Question, RunFilter, RunId, RunPageQuery, RunRecord, RunStatus, RunSummary, StepDurations, StepEnd,
+    StepEvent, StepStart, Store, StoreError, TokenRecord,
 };
 use crate::human::{Answer, Request, RequestKind};
 use std::fmt;
@@ -168,5 +168,37 @@ impl Store for AnyStore {
 
     fn questions(&self, run: &str) -> Result<Vec<Question>, StoreError> {
         on_either!(self, store => store.questions(run))
+    }
+
+    fn runs_page(&self, query: &RunPageQuery) -> Result<Vec<RunSummary>, StoreError> {
+        on_either!(self, store => store.runs_page(query))
+    }
+
+    fn child_runs(&self, run: &str) -> Result<Vec<RunSummary>, StoreError> {
+        on_either!(self, store => store.child_runs(run))
+    }
+
+    fn run_counts(&self) -> Result<Vec<(RunStatus, u64)>, StoreError> {
+        on_either!(self, store => store.run_counts())
+    }
+
+    fn step_durations(&self, bounds_ms: &[u64]) -> Result<StepDurations, StoreError> {
+        on_either!(self, store => store.step_durations(bounds_ms))
+    }
+
+    fn open_questions(&self) -> Result<Vec<Question>, StoreError> {
+        on_either!(self, store => store.open_questions())
+    }
+
+    fn add_token(&self, token: &TokenRecord) -> Result<bool, StoreError> {
+        on_either!(self, store => store.add_token(token))
+    }
+
+    fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
+        on_either!(self, store => store.tokens())
+    }
+
+    fn revoke_token(&self, name: &str, at_ms: u64) -> Result<bool, StoreError> {
+        on_either!(self, store => store.revoke_token(name, at_ms))
     }
 }

@@ -7,8 +7,8 @@
 //! the bottom of this file.
 
 use super::{
-    Control, Fence, Lease, LeaseOwner, LeaseResult, NewRun, Question, RunFilter, RunId, RunRecord, RunStatus, RunSummary, StepEnd, StepEvent, StepOutcome,
-    StepStart, Store, StoreError,
+    Control, Fence, Lease, LeaseOwner, LeaseResult, NewRun, Question, RunFilter, RunId, RunPageQuery, RunRecord, RunStatus, RunSummary, StepDurations, StepEnd,
+    StepEvent, StepOutcome, StepStart, Store, StoreError, TokenRecord,
 };
 use crate::human::{Answer, Request, RequestKind};
 use std::collections::HashMap;
@@ -21,6 +21,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 pub struct MemoryStore {
     runs: Mutex<HashMap<RunId, Run>>,
     questions: Mutex<Vec<Question>>,
+    tokens: Mutex<Vec<TokenRecord>>,
 }
 
 /// One run as the SQLite store keeps it: the record's `open` is left `None`
@@ -77,6 +78,26 @@ impl MemoryStore {
     fn lock(&self) -> MutexGuard<'_, HashMap<RunId, Run>> {
         // A panic elsewhere cannot leave a run half-written: every change below is made after its checks.
         self.runs.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The runs `keep` accepts, newest first (by creation time, then id).
+    fn summaries(&self, keep: impl Fn(&RunRecord) -> bool) -> Vec<RunSummary> {
+        let runs = self.lock();
+        let mut found: Vec<RunSummary> = runs
+            .values()
+            .map(|r| &r.record)
+            .filter(|r| keep(r))
+            .map(|r| RunSummary {
+                id: r.id.clone(),
+                workflow: r.workflow.clone(),
+                status: r.status,
+                parent_run_id: r.parent_run_id.clone(),
+                created_at_ms: r.created_at_ms,
+                finished_at_ms: r.finished_at_ms,
+            })
+            .collect();
+        found.sort_by(|a, b| (b.created_at_ms, &b.id).cmp(&(a.created_at_ms, &a.id)));
+        found
     }
 
     fn create_now(&self, new: NewRun) -> Result<Fence, StoreError> {
@@ -275,24 +296,12 @@ impl Store for MemoryStore {
     }
 
     fn list_runs(&self, filter: &RunFilter) -> Result<Vec<RunSummary>, StoreError> {
-        let runs = self.lock();
-        let mut found: Vec<RunSummary> = runs
-            .values()
-            .map(|r| &r.record)
-            .filter(|r| filter.workflow.as_ref().is_none_or(|w| *w == r.workflow))
-            .filter(|r| filter.status.is_none_or(|s| s == r.status))
-            .filter(|r| filter.since_ms.is_none_or(|since| r.created_at_ms >= since))
-            .filter(|r| filter.until_ms.is_none_or(|until| r.created_at_ms < until))
-            .map(|r| RunSummary {
-                id: r.id.clone(),
-                workflow: r.workflow.clone(),
-                status: r.status,
-                parent_run_id: r.parent_run_id.clone(),
-                created_at_ms: r.created_at_ms,
-                finished_at_ms: r.finished_at_ms,
-            })
-            .collect();
-        found.sort_by(|a, b| (b.created_at_ms, &b.id).cmp(&(a.created_at_ms, &a.id)));
+        let mut found = self.summaries(|r| {
+            filter.workflow.as_ref().is_none_or(|w| *w == r.workflow)
+                && filter.status.is_none_or(|s| s == r.status)
+                && filter.since_ms.is_none_or(|since| r.created_at_ms >= since)
+                && filter.until_ms.is_none_or(|until| r.created_at_ms < until)
+        });
         found.truncate(filter.limit.unwrap_or(usize::MAX));
         Ok(found)
     }
@@ -355,6 +364,80 @@ impl Store for MemoryStore {
     fn questions(&self, run: &str) -> Result<Vec<Question>, StoreError> {
         let questions = self.questions.lock().unwrap_or_else(PoisonError::into_inner);
         Ok(questions.iter().filter(|q| q.request.run_id == run).cloned().collect())
+    }
+
+    fn runs_page(&self, query: &RunPageQuery) -> Result<Vec<RunSummary>, StoreError> {
+        let mut found = self.summaries(|r| {
+            query.workflow.as_ref().is_none_or(|w| *w == r.workflow)
+                && query.status.is_none_or(|s| s == r.status)
+                && query.after.as_ref().is_none_or(|after| (r.created_at_ms, &r.id) < (after.created_at_ms, &after.id))
+        });
+        found.truncate(query.limit);
+        Ok(found)
+    }
+
+    fn child_runs(&self, run: &str) -> Result<Vec<RunSummary>, StoreError> {
+        let mut found = self.summaries(|r| r.parent_run_id.as_deref() == Some(run));
+        found.reverse();
+        Ok(found)
+    }
+
+    fn run_counts(&self) -> Result<Vec<(RunStatus, u64)>, StoreError> {
+        let mut counts: HashMap<RunStatus, u64> = HashMap::new();
+        for r in self.lock().values() {
+            *counts.entry(r.record.status).or_default() += 1;
+        }
+        let mut counts: Vec<(RunStatus, u64)> = counts.into_iter().collect();
+        counts.sort_by_key(|(status, _)| status.as_str());
+        Ok(counts)
+    }
+
+    fn step_durations(&self, bounds_ms: &[u64]) -> Result<StepDurations, StoreError> {
+        let mut durations = StepDurations { bounds_ms: bounds_ms.to_vec(), at_most: vec![0; bounds_ms.len()], ..StepDurations::default() };
+        for took in self.lock().values().flat_map(|r| r.events.iter().filter_map(|e| e.duration_ms)) {
+            durations.count += 1;
+            durations.sum_ms += took;
+            for (bound, n) in bounds_ms.iter().zip(durations.at_most.iter_mut()) {
+                *n += u64::from(took <= *bound);
+            }
+        }
+        Ok(durations)
+    }
+
+    fn open_questions(&self) -> Result<Vec<Question>, StoreError> {
+        let runs = self.lock();
+        let waits_on = |q: &Question| {
+            runs.get(&q.request.run_id)
+                .is_some_and(|r| r.open_seq == Some(q.request.seq) && !matches!(r.record.status, RunStatus::Completed | RunStatus::Cancelled))
+        };
+        let questions = self.questions.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut open: Vec<Question> = questions.iter().filter(|q| q.answer.is_none() && waits_on(q)).cloned().collect();
+        open.sort_by(|a, b| (a.asked_at_ms, &a.request.run_id, a.request.seq).cmp(&(b.asked_at_ms, &b.request.run_id, b.request.seq)));
+        Ok(open)
+    }
+
+    fn add_token(&self, token: &TokenRecord) -> Result<bool, StoreError> {
+        let mut tokens = self.tokens.lock().unwrap_or_else(PoisonError::into_inner);
+        if tokens.iter().any(|t| t.revoked_at_ms.is_none() && (t.name == token.name || t.hash == token.hash)) {
+            return Ok(false);
+        }
+        tokens.push(token.clone());
+        Ok(true)
+    }
+
+    fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
+        Ok(self.tokens.lock().unwrap_or_else(PoisonError::into_inner).clone())
+    }
+
+    fn revoke_token(&self, name: &str, at_ms: u64) -> Result<bool, StoreError> {
+        let mut tokens = self.tokens.lock().unwrap_or_else(PoisonError::into_inner);
+        match tokens.iter_mut().find(|t| t.name == name && t.revoked_at_ms.is_none()) {
+            Some(token) => {
+                token.revoked_at_ms = Some(at_ms);
+                Ok(true)
+            }
+            None => Ok(false),
+        }
     }
 }
 

@@ -23,8 +23,11 @@
 
 pub mod any;
 pub mod memory;
+mod overview;
 pub mod postgres;
 pub mod sqlite;
+
+pub use overview::{RunCursor, RunPageQuery, StepDurations, TokenRecord};
 
 use serde::{Deserialize, Serialize};
 use std::future::Future;
@@ -556,4 +559,28 @@ pub trait Store: Send + Sync + 'static {
 
     /// A run's questions and their answers, oldest first.
     fn questions(&self, run: &str) -> Result<Vec<Question>, StoreError>;
+
+    /// A page of the run listing, newest first (by creation time, then id), after `query.after`.
+    fn runs_page(&self, query: &RunPageQuery) -> Result<Vec<RunSummary>, StoreError>;
+
+    /// The runs `run` started (`on-completion`, `run-workflow`), oldest first.
+    fn child_runs(&self, run: &str) -> Result<Vec<RunSummary>, StoreError>;
+
+    /// How many runs are in each status (statuses without runs are left out).
+    fn run_counts(&self) -> Result<Vec<(RunStatus, u64)>, StoreError>;
+
+    /// How long ended step executions took, counted against `bounds_ms` (ascending).
+    fn step_durations(&self, bounds_ms: &[u64]) -> Result<StepDurations, StoreError>;
+
+    /// Every question a run waits on now (its step is still open, the run not over), oldest first.
+    fn open_questions(&self) -> Result<Vec<Question>, StoreError>;
+
+    /// Stores a new API token; `false` (nothing written) when `token.name` already has an active one.
+    fn add_token(&self, token: &TokenRecord) -> Result<bool, StoreError>;
+
+    /// Every API token, active and revoked, oldest first.
+    fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError>;
+
+    /// Revokes `name`'s active token; `false` when it has none.
+    fn revoke_token(&self, name: &str, at_ms: u64) -> Result<bool, StoreError>;
 }

@@ -35,6 +35,7 @@ pub fn gate_request(run: &str, seq: u64) -> Request {
         input: None,
         permission: None,
         approvers: Vec::new(),
+        measured: None,
     }
 }
 

@@ -21,6 +21,7 @@
 
 mod config;
 mod connection;
+mod overview;
 mod reads;
 mod rows;
 mod schema;
@@ -31,8 +32,8 @@ pub use schema::APPLICATION_ID;
 
 use super::memory::{is_finished, now_ms};
 use super::{
-    Control, Fence, LeaseOwner, LeaseResult, NewRun, Question, RunFilter, RunId, RunRecord, RunStatus, RunSummary, StepEnd, StepEvent, StepStart, Store,
-    StoreError,
+    Control, Fence, LeaseOwner, LeaseResult, NewRun, Question, RunFilter, RunId, RunPageQuery, RunRecord, RunStatus, RunSummary, StepDurations, StepEnd,
+    StepEvent, StepStart, Store, StoreError, TokenRecord,
 };
 use crate::human::{Answer, Request, RequestKind};
 use connection::{CallError, ConnectionThread, Link};
@@ -289,6 +290,58 @@ impl Store for PostgresStore {
         self.direct(move |client| {
             let run = run.clone();
             async move { reads::questions(&client, &run).await }
+        })
+    }
+
+    fn runs_page(&self, query: &RunPageQuery) -> Result<Vec<RunSummary>, StoreError> {
+        let query = query.clone();
+        self.direct(move |client| {
+            let query = query.clone();
+            async move { overview::runs_page(&client, &query).await }
+        })
+    }
+
+    fn child_runs(&self, run: &str) -> Result<Vec<RunSummary>, StoreError> {
+        let run = run.to_owned();
+        self.direct(move |client| {
+            let run = run.clone();
+            async move { overview::child_runs(&client, &run).await }
+        })
+    }
+
+    fn run_counts(&self) -> Result<Vec<(RunStatus, u64)>, StoreError> {
+        self.direct(|client| async move { overview::run_counts(&client).await })
+    }
+
+    fn step_durations(&self, bounds_ms: &[u64]) -> Result<StepDurations, StoreError> {
+        let bounds_ms = bounds_ms.to_vec();
+        self.direct(move |client| {
+            let bounds_ms = bounds_ms.clone();
+            async move { overview::step_durations(&client, &bounds_ms).await }
+        })
+    }
+
+    fn open_questions(&self) -> Result<Vec<Question>, StoreError> {
+        self.direct(|client| async move { overview::open_questions(&client).await })
+    }
+
+    fn add_token(&self, token: &TokenRecord) -> Result<bool, StoreError> {
+        let token = token.clone();
+        self.direct(move |client| {
+            let token = token.clone();
+            async move { overview::add_token(&client, &token).await }
+        })
+    }
+
+    fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
+        self.direct(|client| async move { overview::tokens(&client).await })
+    }
+
+    fn revoke_token(&self, name: &str, at_ms: u64) -> Result<bool, StoreError> {
+        let name = name.to_owned();
+        self.direct(move |client| {
+            let name = name.clone();
+            async move { overview::revoke_token(&client, &name, at_ms).await }
         })
     }
 }

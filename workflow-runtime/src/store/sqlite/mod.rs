@@ -17,14 +17,15 @@
 //! assert!(store.load_run("no-such-run").unwrap().is_none());
 //! ```
 
+mod overview;
 mod rows;
 mod schema;
 mod writer;
 
 use super::memory::{lease_is_free, now_ms};
 use super::{
-    Control, Fence, LeaseOwner, LeaseResult, NewRun, Question, RunFilter, RunId, RunRecord, RunStatus, RunSummary, StepEnd, StepEvent, StepStart, Store,
-    StoreError,
+    Control, Fence, LeaseOwner, LeaseResult, NewRun, Question, RunFilter, RunId, RunPageQuery, RunRecord, RunStatus, RunSummary, StepDurations, StepEnd,
+    StepEvent, StepStart, Store, StoreError, TokenRecord,
 };
 use crate::human::{Answer, Request, RequestKind};
 use rows::RawRun;
@@ -333,5 +334,37 @@ impl Store for SqliteStore {
                 })
             })
             .collect()
+    }
+
+    fn runs_page(&self, query: &RunPageQuery) -> Result<Vec<RunSummary>, StoreError> {
+        overview::runs_page(&self.direct(), query)
+    }
+
+    fn child_runs(&self, run: &str) -> Result<Vec<RunSummary>, StoreError> {
+        overview::child_runs(&self.direct(), run)
+    }
+
+    fn run_counts(&self) -> Result<Vec<(RunStatus, u64)>, StoreError> {
+        overview::run_counts(&self.direct())
+    }
+
+    fn step_durations(&self, bounds_ms: &[u64]) -> Result<StepDurations, StoreError> {
+        overview::step_durations(&self.direct(), bounds_ms)
+    }
+
+    fn open_questions(&self) -> Result<Vec<Question>, StoreError> {
+        overview::open_questions(&self.direct())
+    }
+
+    fn add_token(&self, token: &TokenRecord) -> Result<bool, StoreError> {
+        overview::add_token(&self.direct(), token)
+    }
+
+    fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
+        overview::tokens(&self.direct())
+    }
+
+    fn revoke_token(&self, name: &str, at_ms: u64) -> Result<bool, StoreError> {
+        overview::revoke_token(&self.direct(), name, at_ms)
     }
 }
