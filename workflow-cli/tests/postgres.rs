@@ -1,8 +1,10 @@
 //! The command line against a PostgreSQL store (`--store postgres://...` or
 //! `WORKFLOW_STORE`), as separate processes sharing one URL: a run stops at
 //! a gate, another process approves it and it completes; pause, resume,
-//! status, runs and diff work the same; a schema of another application is
-//! refused and left as it was; a missing database says so.
+//! status, runs and diff work the same; `workflow serve` and `workflow
+//! token` over the same URL (a run waiting in PostgreSQL is approved through
+//! the API and the server drives it to its end); a schema of another
+//! application is refused and left as it was; a missing database says so.
 //!
 //! Each test has a schema of its own on the test server (see
 //! `workflow-runtime/tests/support/postgres.rs`).
@@ -13,7 +15,9 @@ mod support;
 mod postgres;
 
 use postgres::TestSchema;
-use std::process::Stdio;
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Child, Stdio};
 use std::time::Duration;
 use support::{event_steps, expect_code, lines, run_id_in, runs_json, status_json, wait_for, workflow, write};
 
@@ -115,6 +119,109 @@ fn pause_resume_runs_and_diff_work_against_postgres_from_other_processes() {
     assert_eq!(diff["compare"]["status"], serde_json::json!({ "a": "completed", "b": "completed" }), "{diff:#}");
     let (stdout, _) = expect_code(&mut workflow(dir.path(), &schema.url, &["runs", "--status", "completed"]), 0);
     assert!(stdout.contains(&id) && stdout.contains(&second), "{stdout}");
+}
+
+/// A `workflow serve` process, stopped when dropped.
+struct Server {
+    child: Child,
+    base: String,
+    log: std::thread::JoinHandle<String>,
+}
+
+impl Server {
+    /// `workflow serve --listen 127.0.0.1:0` in `dir` against `store`, once it listens.
+    fn start(dir: &std::path::Path, store: &str) -> Server {
+        let mut child = workflow(dir, store, &["serve", "--listen", "127.0.0.1:0"]).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+        let mut stderr = BufReader::new(child.stderr.take().unwrap());
+        let mut first = String::new();
+        stderr.read_line(&mut first).unwrap();
+        let base = first
+            .strip_prefix("workflow serve: listening on ")
+            .and_then(|rest| rest.split_whitespace().next())
+            .unwrap_or_else(|| panic!("serve did not start: {first}"))
+            .to_owned();
+        // Read on, so the server never blocks on a full pipe; shown if the test fails.
+        let log = std::thread::spawn(move || {
+            let mut rest = first;
+            let _ = stderr.read_to_string(&mut rest);
+            rest
+        });
+        Server { child, base, log }
+    }
+
+    /// Stops it; what it wrote to stderr.
+    fn stop(mut self) -> String {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let Server { log, .. } = self;
+        log.join().unwrap_or_default()
+    }
+}
+
+#[test]
+fn workflow_serve_over_postgres_approves_a_waiting_run_through_the_api_and_the_run_completes() {
+    let Some(schema) = TestSchema::new("cli_serve") else { return };
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "deploy.yaml", DEPLOY);
+    // The server drives the run on with the permissions of the run's folder.
+    write(dir.path(), ".workflow/config.yaml", "permissions:\n  allow: [\"shell:*\"]\n");
+    let (token, _) = expect_code(&mut workflow(dir.path(), &schema.url, &["token", "create", "alice"]), 0);
+    let token = token.trim().to_owned();
+    let stored = schema.sql(&format!("SELECT name, hash FROM {}.tokens", schema.name));
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0][0].as_deref(), Some("alice"));
+    assert!(stored[0][1].as_deref().is_some_and(|hash| hash.len() == 64 && hash != token), "only the token's hash is stored: {stored:?}");
+    let (list, _) = expect_code(&mut workflow(dir.path(), &schema.url, &["token", "list"]), 0);
+    assert!(list.starts_with("alice") && list.contains("active"), "{list}");
+
+    let (_, stderr) = expect_code(&mut workflow(dir.path(), &schema.url, &["run", "deploy.yaml"]), 3);
+    let id = run_id_in(&stderr);
+    assert_eq!(lines(dir.path(), "log.txt"), ["built"]);
+
+    // The server runs in another folder: it finds the run's folder in the store.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let server = Server::start(elsewhere.path(), &schema.url);
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let client = reqwest::Client::new();
+    let call = |method: reqwest::Method, path: &str, body: Option<Value>| -> (u16, Value) {
+        let mut request = client.request(method, format!("{}{path}", server.base)).bearer_auth(&token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        runtime.block_on(async {
+            let response = request.send().await.unwrap();
+            (response.status().as_u16(), response.json().await.unwrap_or(Value::Null))
+        })
+    };
+    let (status, waiting) = call(reqwest::Method::GET, "/api/v1/questions", None);
+    assert_eq!(status, 200, "{waiting}");
+    assert_eq!((waiting[0]["run_id"].as_str(), waiting[0]["message"].as_str()), (Some(id.as_str()), Some("Deploy to staging?")), "{waiting}");
+    let (_, page) = call(reqwest::Method::GET, "/api/v1/runs?status=waiting", None);
+    assert_eq!(page["runs"][0]["id"].as_str(), Some(id.as_str()), "{page}");
+
+    let (status, done) = call(reqwest::Method::POST, &format!("/api/v1/runs/{id}/approve"), Some(json!({ "comment": "checked" })));
+    assert_eq!(status, 200, "{done}");
+    assert_eq!((done["outcome"].as_str(), done["by"].as_str(), done["continuing"].as_str()), (Some("approved"), Some("alice"), Some("here")));
+    let finished = wait_for(Duration::from_secs(30), "the server to drive the run to its end", || {
+        let run = status_json(elsewhere.path(), &schema.url, &id);
+        (run["run"]["status"] != "waiting" && run["run"]["status"] != "running").then_some(run)
+    });
+    let log = server.stop();
+    assert_eq!(finished["run"]["status"], "completed", "{finished:#}\n--- serve:\n{log}");
+    // The steps after the gate ran once, in the folder the run started in.
+    assert_eq!(lines(dir.path(), "log.txt"), ["built", "shipped to staging"]);
+    assert_eq!(event_steps(&finished), ["build", "approve", "ship"]);
+    assert_eq!((finished["questions"][0]["operator"].as_str(), finished["questions"][0]["approved"].as_bool()), (Some("alice"), Some(true)));
+    assert_eq!(finished["run"]["output"]["decisions"][0]["operator"], "alice");
+    let counts = schema.sql(&format!(
+        "SELECT count(*), count(DISTINCT seq), count(*) FILTER (WHERE outcome = 'completed') FROM {}.step_events WHERE run_id = '{id}'",
+        schema.name
+    ));
+    assert_eq!(counts, [[Some("3".to_owned()), Some("3".to_owned()), Some("3".to_owned())]]);
+
+    expect_code(&mut workflow(dir.path(), &schema.url, &["token", "revoke", "alice"]), 0);
+    let revoked = schema.sql(&format!("SELECT revoked_at_ms IS NOT NULL FROM {}.tokens WHERE name = 'alice'", schema.name));
+    assert_eq!(revoked, [[Some("t".to_owned())]]);
 }
 
 #[test]

@@ -3,7 +3,8 @@
 //! not ours is refused and left untouched, migrations run once however many
 //! processes open a fresh store, bad locations say what is wrong, lost
 //! connections are opened again without losing or doubling a step, text
-//! PostgreSQL cannot hold, and definitions stored once.
+//! PostgreSQL cannot hold, definitions stored once, a store of version 1
+//! migrated, and pages of runs read through the keyset indexes.
 
 mod support;
 
@@ -13,7 +14,7 @@ use std::time::{Duration, Instant};
 use support::postgres::TestSchema;
 use support::*;
 use workflow_runtime::store::postgres::{self, PgLocation, PostgresOptions, PostgresStore};
-use workflow_runtime::store::{StepEnd, StepOutcome, Store, StoreError};
+use workflow_runtime::store::{RunCursor, RunPageQuery, RunStatus, StepEnd, StepOutcome, Store, StoreError, TokenRecord};
 
 fn open_postgres(url: &str) -> PostgresStore {
     PostgresStore::open(&PgLocation::parse(url).unwrap(), PostgresOptions::default()).unwrap()
@@ -95,7 +96,7 @@ async fn postgres_an_empty_schema_becomes_a_store_and_reopening_migrates_nothing
     let marker = schema.sql(&format!("SELECT application_id, version FROM {}.store_identity", schema.name));
     assert_eq!(marker, [[Some(postgres::APPLICATION_ID.to_string()), Some(postgres::schema_version().to_string())]]);
     let first = dump(&schema.name);
-    for table in ["definitions", "runs", "step_events", "questions", "store_identity"] {
+    for table in ["definitions", "runs", "step_events", "questions", "tokens", "store_identity"] {
         assert!(first.contains(&format!("CREATE TABLE {}.{table} (", schema.name)), "no table {table} in:\n{first}");
     }
     for _ in 0..2 {
@@ -296,4 +297,106 @@ async fn postgres_keeps_each_definition_once() {
     );
     assert_eq!(store.load_run("d").unwrap().unwrap().definition, json!({ "name": "v2" }));
     assert_eq!(store.load_run("b").unwrap().unwrap().definition, json!({ "name": "wf" }));
+}
+
+#[tokio::test]
+async fn postgres_a_store_of_version_1_is_migrated_and_keeps_its_runs() {
+    let Some(schema) = TestSchema::new("version_1") else { return };
+    let n = &schema.name;
+    {
+        let store = open_postgres(&schema.url);
+        store.create_run(new_run("old", "wf", &owner("a"), 60_000)).await.unwrap();
+        assert!(store.ask(&gate_request("old", 1)).unwrap());
+    }
+    // Back to version 1, as the first PostgreSQL store left it.
+    schema.sql(&format!(
+        "DROP TABLE {n}.tokens; DROP INDEX {n}.runs_by_created, {n}.runs_by_status_created, {n}.runs_by_workflow_created, {n}.runs_by_parent, {n}.questions_open;
+         CREATE INDEX runs_by_workflow ON {n}.runs (workflow, created_at_ms); CREATE INDEX runs_by_status ON {n}.runs (status);
+         UPDATE {n}.store_identity SET version = 1;"
+    ));
+    let store = open_postgres(&schema.url);
+    assert_eq!(schema.sql(&format!("SELECT version FROM {n}.store_identity")), [[Some(postgres::schema_version().to_string())]]);
+    assert_eq!(postgres::schema_version(), 2);
+    let indexes = schema.sql(&format!("SELECT indexname FROM pg_indexes WHERE schemaname = '{n}' AND indexname NOT LIKE '%pkey' ORDER BY 1"));
+    let indexes: Vec<&str> = indexes.iter().filter_map(|row| row[0].as_deref()).collect();
+    assert_eq!(
+        indexes,
+        ["questions_open", "runs_by_created", "runs_by_parent", "runs_by_status_created", "runs_by_workflow_created", "tokens_active_name", "tokens_hash_key"]
+    );
+    assert_eq!(store.load_run("old").unwrap().unwrap().open, Some(start(1, 0)));
+    assert_eq!(store.open_questions().unwrap().len(), 1, "the question the run waits on is still open");
+    let token = TokenRecord { name: "alice".into(), hash: "ab".repeat(32), created_at_ms: 1, revoked_at_ms: None };
+    assert!(store.add_token(&token).unwrap());
+    assert_eq!(store.tokens().unwrap(), [token]);
+}
+
+/// How often each index of the schema's `runs` was read, and how often the table was read whole.
+fn scans_of_runs(schema: &TestSchema) -> (Vec<(String, u64)>, u64) {
+    let n = &schema.name;
+    let indexes = schema.sql(&format!("SELECT indexrelname, idx_scan FROM pg_stat_user_indexes WHERE schemaname = '{n}' AND relname = 'runs' ORDER BY 1"));
+    let indexes = indexes.into_iter().map(|row| (row[0].clone().unwrap(), row[1].as_deref().unwrap().parse().unwrap())).collect();
+    let table = schema.sql(&format!("SELECT seq_scan FROM pg_stat_user_tables WHERE schemaname = '{n}' AND relname = 'runs'"));
+    (indexes, table[0][0].as_deref().unwrap().parse().unwrap())
+}
+
+/// Waits until `index` was read once more than in `before`; then no other index of `runs` was read, and the
+/// table was never read whole. (A session's statistics reach others when it ends, else when it has been idle a while.)
+fn assert_read_through(schema: &TestSchema, before: &(Vec<(String, u64)>, u64), index: &str) -> (Vec<(String, u64)>, u64) {
+    let began = Instant::now();
+    loop {
+        let now = scans_of_runs(schema);
+        let changed: Vec<&str> = now.0.iter().zip(&before.0).filter(|(a, b)| a.1 != b.1).map(|(a, _)| a.0.as_str()).collect();
+        if !changed.is_empty() || now.1 != before.1 {
+            assert_eq!((changed, now.1), (vec![index], before.1), "read through another index, or the whole table");
+            return now;
+        }
+        assert!(began.elapsed() < Duration::from_secs(15), "no read of `runs` was counted within 15 s");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_pages_of_runs_read_through_the_keyset_indexes() {
+    const RUNS: u64 = 20_000;
+    let Some(schema) = TestSchema::new("keyset") else { return };
+    let n = &schema.name;
+    drop(open_postgres(&schema.url));
+    // Each read on a store of its own, whose session ends with it, so its statistics are counted at once.
+    let read = |read: &dyn Fn(&PostgresStore) -> Vec<workflow_runtime::store::RunSummary>| read(&open_postgres(&schema.url));
+    // Three runs per millisecond, so pages break ties on the id; one run in ten waits; ten workflows.
+    schema.sql(&format!(
+        "INSERT INTO {n}.definitions VALUES ('h', 'wf', '{{}}', 0);
+         INSERT INTO {n}.runs (id, workflow, status, definition_hash, input, state, target, next_seq, created_at_ms, updated_at_ms)
+         SELECT lpad(i::text, 6, '0'), 'workflow-' || (i % 10), CASE WHEN i % 10 = 3 THEN 'waiting' ELSE 'completed' END, 'h',
+                '{{}}', '{{}}', '\"Complete\"', 1, 1000000 + i / 3, 1000000 + i / 3
+           FROM generate_series(1, {RUNS}) AS i;
+         ANALYZE {n}.runs;"
+    ));
+    // The same listing, worked out here: newest first, then by id.
+    let mut all: Vec<(u64, String, String, RunStatus)> = (1..=RUNS)
+        .map(|i| (1_000_000 + i / 3, format!("{i:06}"), format!("workflow-{}", i % 10), if i % 10 == 3 { RunStatus::Waiting } else { RunStatus::Completed }))
+        .collect();
+    all.sort_by(|a, b| (b.0, &b.1).cmp(&(a.0, &a.1)));
+    let deep = &all[(RUNS as usize) * 9 / 10];
+    let cursor = RunCursor { created_at_ms: deep.0, id: deep.1.clone() };
+    let expected = |keep: &dyn Fn(&(u64, String, String, RunStatus)) -> bool| -> Vec<String> {
+        all.iter().filter(|r| (r.0, &r.1) < (cursor.created_at_ms, &cursor.id) && keep(r)).take(50).map(|r| r.1.clone()).collect()
+    };
+    let ids = |page: &dyn Fn(&PostgresStore) -> Vec<workflow_runtime::store::RunSummary>| read(page).into_iter().map(|r| r.id).collect::<Vec<_>>();
+
+    let mut scans = scans_of_runs(&schema);
+    let first = RunPageQuery { after: Some(cursor.clone()), ..RunPageQuery::default() };
+    assert_eq!(ids(&|store| store.runs_page(&first).unwrap()), expected(&|_| true));
+    scans = assert_read_through(&schema, &scans, "runs_by_created");
+
+    let waiting = RunPageQuery { status: Some(RunStatus::Waiting), after: Some(cursor.clone()), ..RunPageQuery::default() };
+    assert_eq!(ids(&|store| store.runs_page(&waiting).unwrap()), expected(&|r| r.3 == RunStatus::Waiting));
+    scans = assert_read_through(&schema, &scans, "runs_by_status_created");
+
+    let seventh = RunPageQuery { workflow: Some("workflow-7".into()), after: Some(cursor.clone()), ..RunPageQuery::default() };
+    assert_eq!(ids(&|store| store.runs_page(&seventh).unwrap()), expected(&|r| r.2 == "workflow-7"));
+    scans = assert_read_through(&schema, &scans, "runs_by_workflow_created");
+
+    assert!(ids(&|store| store.child_runs("000010").unwrap()).is_empty());
+    assert_read_through(&schema, &scans, "runs_by_parent");
 }
