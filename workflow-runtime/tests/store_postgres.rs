@@ -355,6 +355,9 @@ fn assert_read_through(schema: &TestSchema, before: &(Vec<(String, u64)>, u64), 
     }
 }
 
+/// A run of the listing: creation time, id, workflow, status.
+type Listed = (u64, String, String, RunStatus);
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_pages_of_runs_read_through_the_keyset_indexes() {
     const RUNS: u64 = 20_000;
@@ -373,13 +376,13 @@ async fn postgres_pages_of_runs_read_through_the_keyset_indexes() {
          ANALYZE {n}.runs;"
     ));
     // The same listing, worked out here: newest first, then by id.
-    let mut all: Vec<(u64, String, String, RunStatus)> = (1..=RUNS)
+    let mut all: Vec<Listed> = (1..=RUNS)
         .map(|i| (1_000_000 + i / 3, format!("{i:06}"), format!("workflow-{}", i % 10), if i % 10 == 3 { RunStatus::Waiting } else { RunStatus::Completed }))
         .collect();
     all.sort_by(|a, b| (b.0, &b.1).cmp(&(a.0, &a.1)));
     let deep = &all[(RUNS as usize) * 9 / 10];
     let cursor = RunCursor { created_at_ms: deep.0, id: deep.1.clone() };
-    let expected = |keep: &dyn Fn(&(u64, String, String, RunStatus)) -> bool| -> Vec<String> {
+    let expected = |keep: &dyn Fn(&Listed) -> bool| -> Vec<String> {
         all.iter().filter(|r| (r.0, &r.1) < (cursor.created_at_ms, &cursor.id) && keep(r)).take(50).map(|r| r.1.clone()).collect()
     };
     let ids = |page: &dyn Fn(&PostgresStore) -> Vec<workflow_runtime::store::RunSummary>| read(page).into_iter().map(|r| r.id).collect::<Vec<_>>();
