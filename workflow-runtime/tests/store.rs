@@ -19,7 +19,7 @@ use workflow_runtime::ir::Target;
 use workflow_runtime::store::memory::MemoryStore;
 use workflow_runtime::store::postgres::{PgLocation, PostgresOptions, PostgresStore};
 use workflow_runtime::store::sqlite::{schema_version, SqliteOptions, SqliteStore, APPLICATION_ID};
-use workflow_runtime::store::{Control, LeaseOwner, LeaseResult, RunFilter, RunStatus, StepEnd, StepOutcome, Store, StoreError};
+use workflow_runtime::store::{Control, LeaseOwner, LeaseResult, RunFilter, RunPageQuery, RunStatus, StepEnd, StepOutcome, Store, StoreError, TokenRecord};
 
 async fn steps_are_recorded_and_reflected_in_the_run<S: Store>(store: &S) {
     let a = owner("a");
@@ -653,6 +653,40 @@ async fn a_store_of_an_older_schema_is_migrated_and_keeps_its_runs() {
     // Both runs' copies became one definition.
     let definitions: (u32, String) = conn.query_row("SELECT count(*), max(hash) FROM definitions", [], |row| Ok((row.get(0)?, row.get(1)?))).unwrap();
     assert_eq!(definitions, (1, "hash-1".to_owned()));
+}
+
+/// `workflow serve` shipped first as SQLite version 5 (tokens and the run listing indexes); definitions
+/// by hash and lease epochs came after it as versions 6 and 7. A store that version 5 left is migrated
+/// on, keeping its runs and its tokens.
+#[tokio::test]
+async fn a_store_of_version_5_with_tokens_is_migrated_to_definitions_and_epochs() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = store_path(&dir);
+    {
+        let store = open_store(&path);
+        store.create_run(new_run("v5", "wf", &owner("a"), 60_000)).await.unwrap();
+        let token = TokenRecord { name: "alice".into(), hash: "ab".repeat(32), created_at_ms: 1, revoked_at_ms: None };
+        assert!(store.add_token(&token).unwrap());
+    }
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch(
+        "ALTER TABLE runs DROP COLUMN lease_epoch;
+         ALTER TABLE runs ADD COLUMN definition TEXT NOT NULL DEFAULT '';
+         UPDATE runs SET definition = (SELECT definition FROM definitions WHERE hash = definition_hash);
+         DROP TABLE definitions; PRAGMA user_version = 5;",
+    )
+    .unwrap();
+    drop(conn);
+
+    assert_eq!(schema_version(), 7);
+    let store = open_store(&path);
+    let run = store.load_run("v5").unwrap().unwrap();
+    assert_eq!((run.definition, run.lease.map(|lease| lease.epoch)), (json!({ "name": "wf" }), Some(0)));
+    assert_eq!(store.tokens().unwrap().iter().map(|t| t.name.as_str()).collect::<Vec<_>>(), ["alice"]);
+    assert_eq!(store.runs_page(&RunPageQuery::default()).unwrap().len(), 1);
+    drop(store);
+    let version: u32 = rusqlite::Connection::open(&path).unwrap().pragma_query_value(None, "user_version", |row| row.get(0)).unwrap();
+    assert_eq!(version, 7);
 }
 
 // ---------------------------------------------------------------------------

@@ -232,7 +232,7 @@ pub(super) fn postgres_figures(rt: &Runtime) {
     drop(ex);
     let sqlite_bytes = std::fs::metadata(&path).map_or(0, |m| m.len());
     println!(
-        "(h) {count} finished runs of a one-step workflow, SQLite: {sqlite_bytes} bytes = {:.0} bytes/run (the definition, {definition_bytes} bytes, is stored once; before schema version 5 every run carried a copy)",
+        "(h) {count} finished runs of a one-step workflow, SQLite: {sqlite_bytes} bytes = {:.0} bytes/run (the definition, {definition_bytes} bytes, is stored once; before SQLite schema version 6 every run carried a copy)",
         sqlite_bytes as f64 / count as f64
     );
     let ex = Arc::new(Executor::new(postgres_store(&format!("{}?schema=sizes", db.url)), acts, options()));
