@@ -25,6 +25,8 @@ Examples:
   workflow build workflows/ -o deploy-bot   a binary with these workflows compiled in
   workflow approve 0192 -m 'looks right'    approve the gate a run waits at; the run goes on
   workflow answer 0192 staging              answer the prompt a run waits at
+  workflow token create alice               a token for alice to sign in to `workflow serve` with
+  workflow serve --public-url URL           web pages and an API for runs and approvals
 
 The run store is a SQLite file: --store FILE, or $WORKFLOW_STORE, else
 $XDG_DATA_HOME/workflow/runs.db (~/.local/share/workflow/runs.db).
@@ -72,6 +74,10 @@ enum Command {
     Runs(commands::status::RunsArgs),
     /// Two runs side by side: before, after, delta, anomalies (`*` marks what differs)
     Diff(commands::diff::Args),
+    /// Serve a web page and an HTTP API over the run store: runs, their audit records, approvals
+    Serve(commands::serve::Args),
+    /// Make, list and revoke the tokens people sign in to `workflow serve` with
+    Token(commands::token::Args),
     /// Compile workflow files into a standalone binary with these same subcommands (typed machines inside)
     Build(commands::build::Args),
     /// Print the JSON Schema of workflow files (for editors: yaml-language-server and others)
@@ -86,7 +92,7 @@ enum Command {
 /// The `workflow` command.
 pub fn main() -> ExitCode {
     // Progress and per-step spans: RUST_LOG=info (or debug) to see them.
-    tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).with_writer(|| workflow_runtime::secrets::MaskedStderr).init();
     let program = workflow_runtime::human::program_name();
     let cli = if program == "workflow" {
         Cli::parse()
@@ -113,6 +119,8 @@ pub fn main() -> ExitCode {
         Command::Runs(args) => commands::status::runs(args),
         Command::Diff(args) => commands::diff::run(args),
         Command::Build(args) => commands::build::run(args),
+        Command::Serve(args) => commands::serve::run(args),
+        Command::Token(args) => commands::token::run(args),
         Command::Schema => {
             commands::print(&(serde_json::to_string_pretty(&workflow_core::schema::json_schema()).unwrap_or_default() + "\n")).map(|()| ExitCode::SUCCESS)
         }

@@ -206,8 +206,14 @@ fn without_consent_a_sensitive_step_waits_and_a_deny_pattern_always_wins() {
     let (_, stderr) = expect_code(&mut workflow(dir.path(), &store, &["run", "clean.yaml", "--yes"]), 1);
     assert!(stderr.contains("matches the deny pattern `shell:rm *`"), "{stderr}");
     assert_eq!(lines(dir.path(), "log.txt"), ["wiped"]);
-    // An allow pattern is consent enough.
+    // An allow pattern must match every command of the line: `*` does not reach past `&&`.
     write(dir.path(), ".workflow/config.yaml", "permissions:\n  allow: [\"shell:rm -f scratch.txt*\"]\n");
+    let mut run = workflow(dir.path(), &store, &["run", "clean.yaml"]);
+    run.env_remove("WORKFLOW_YES");
+    expect_code(&mut run, 3);
+    assert_eq!(lines(dir.path(), "log.txt"), ["wiped"]);
+    // Allow patterns matching each command are consent enough.
+    write(dir.path(), ".workflow/config.yaml", "permissions:\n  allow: [\"shell:rm -f scratch.txt\", \"shell:echo wiped\"]\n");
     let mut run = workflow(dir.path(), &store, &["run", "clean.yaml"]);
     run.env_remove("WORKFLOW_YES");
     expect_code(&mut run, 0);

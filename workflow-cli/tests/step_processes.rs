@@ -2,7 +2,8 @@
 //! die when it times out, when `cancel --now` / `pause --now` interrupt it,
 //! and when the `workflow` process driving the run is killed with SIGKILL;
 //! a resume on the same host ends whatever a dead driver left before it
-//! runs the step again.
+//! runs the step again. The cases that go through the store run against a
+//! SQLite file and against PostgreSQL (`--store postgres://...`) alike.
 //!
 //! Every step here hides its work in a grandchild (`bash -c '...'` under
 //! the step's `sh`), which is what killing only the direct child missed.
@@ -11,11 +12,91 @@
 
 mod support;
 
+#[path = "../../workflow-runtime/tests/support/postgres.rs"]
+mod postgres;
+
+use postgres::TestSchema;
+use std::ffi::OsStr;
 use std::os::unix::process::ExitStatusExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 use support::{expect_code, lines, run_ids, status_json, wait_for, workflow, write};
+
+/// The run store a case runs against.
+enum TestStore {
+    /// A SQLite file.
+    Sqlite(PathBuf),
+    /// A schema of its own on the PostgreSQL test server.
+    Postgres(TestSchema),
+}
+
+impl TestStore {
+    /// A SQLite file in `dir`.
+    fn sqlite(dir: &Path) -> Option<TestStore> {
+        Some(TestStore::Sqlite(dir.join("runs.db")))
+    }
+
+    /// A PostgreSQL schema for `test`, or `None` to skip (never under `CI=true`).
+    fn postgres(test: &str) -> Option<TestStore> {
+        TestSchema::new(test).map(TestStore::Postgres)
+    }
+
+    /// The process group recorded with the run's open step.
+    fn recorded_group(&self, run: &str) -> Option<i32> {
+        let query = "SELECT e.process_group FROM runs r JOIN step_events e ON e.run_id = r.id AND e.seq = r.open_seq WHERE r.id = ";
+        match self {
+            TestStore::Sqlite(file) => recorded_group(file, run),
+            TestStore::Postgres(schema) => {
+                let rows = schema.sql(&format!("SET search_path TO {}; {query}'{run}'", schema.name));
+                rows.first().and_then(|row| row[0].as_deref()).and_then(|group| group.parse().ok())
+            }
+        }
+    }
+}
+
+impl AsRef<OsStr> for TestStore {
+    fn as_ref(&self) -> &OsStr {
+        match self {
+            TestStore::Sqlite(file) => file.as_os_str(),
+            TestStore::Postgres(schema) => OsStr::new(&schema.url),
+        }
+    }
+}
+
+/// Each case on both stores: `mod sqlite` and `mod postgres`, one test each.
+macro_rules! on_both_stores {
+    ($($case:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[test]
+                fn $case() {
+                    let dir = tempfile::tempdir().unwrap();
+                    let store = super::TestStore::sqlite(dir.path()).unwrap();
+                    super::$case(dir.path(), &store);
+                }
+            )*
+        }
+        mod postgres_store {
+            $(
+                #[test]
+                fn $case() {
+                    let Some(store) = super::TestStore::postgres(stringify!($case)) else { return };
+                    let dir = tempfile::tempdir().unwrap();
+                    super::$case(dir.path(), &store);
+                }
+            )*
+        }
+    };
+}
+
+on_both_stores!(
+    a_killed_driver_leaves_nothing_running_and_resume_runs_the_step_once,
+    resume_ends_what_a_dead_driver_left_of_the_step_before_running_it_again,
+    cancel_now_interrupts_the_running_step_and_kills_its_processes,
+    pause_now_interrupts_the_step_and_resume_runs_it_again,
+    cancel_without_now_lets_the_step_finish,
+);
 
 /// Long enough for the test to act while the step runs; the checks wait past it.
 const STEP_SECONDS: u64 = 2;
@@ -47,7 +128,7 @@ fn spawn(mut cmd: Command) -> Child {
 }
 
 /// The run's id once its step `slow` has started (written `started`).
-fn slow_step_running(dir: &Path, store: &Path) -> String {
+fn slow_step_running(dir: &Path, store: &(impl AsRef<OsStr> + ?Sized)) -> String {
     wait_for(Duration::from_secs(10), "step `slow` to start", || {
         let ids = run_ids(dir, store);
         let [id] = ids.as_slice() else { return None };
@@ -79,19 +160,16 @@ fn a_timed_out_step_takes_its_grandchildren_with_it() {
     assert_eq!(lines(dir, "log"), ["one", "started"], "a grandchild of the timed-out step went on and wrote to the log");
 }
 
-#[test]
-fn a_killed_driver_leaves_nothing_running_and_resume_runs_the_step_once() {
-    let dir = tempfile::tempdir().unwrap();
-    let (dir, store) = (dir.path(), dir.path().join("runs.db"));
+fn a_killed_driver_leaves_nothing_running_and_resume_runs_the_step_once(dir: &Path, store: &TestStore) {
     write(dir, "workflows/killed.yaml", &slow_middle("killed", ""));
-    let mut driver = spawn(workflow(dir, &store, &["run", "killed"]));
-    let id = slow_step_running(dir, &store);
+    let mut driver = spawn(workflow(dir, store, &["run", "killed"]));
+    let id = slow_step_running(dir, store);
     driver.kill().unwrap();
     assert_eq!(driver.wait().unwrap().signal(), Some(9));
     wait_past_the_step();
     assert_eq!(count(dir, "two"), 0, "the step's grandchild outlived its SIGKILLed driver: {:?}", lines(dir, "log"));
 
-    let (stdout, _) = expect_code(&mut workflow(dir, &store, &["resume", &id]), 0);
+    let (stdout, _) = expect_code(&mut workflow(dir, store, &["resume", &id]), 0);
     assert!(stdout.contains("completed"), "{stdout}");
     assert_eq!(lines(dir, "log"), ["one", "started", "started", "two", "three"]);
 }
@@ -99,15 +177,12 @@ fn a_killed_driver_leaves_nothing_running_and_resume_runs_the_step_once() {
 /// The watcher that ends a group with its driver is killed before the
 /// driver is, so only the resume can end the group: it must, before
 /// running the step again (or `two` is written twice).
-#[test]
-fn resume_ends_what_a_dead_driver_left_of_the_step_before_running_it_again() {
-    let dir = tempfile::tempdir().unwrap();
-    let (dir, store) = (dir.path(), dir.path().join("runs.db"));
+fn resume_ends_what_a_dead_driver_left_of_the_step_before_running_it_again(dir: &Path, store: &TestStore) {
     // Longer, so the old step is surely still sleeping when the resume comes.
     write(dir, "workflows/left.yaml", &slow_middle_of("left", "", 5));
-    let mut driver = spawn(workflow(dir, &store, &["run", "left"]));
-    let id = slow_step_running(dir, &store);
-    let group = wait_for(Duration::from_secs(5), "the step's process group to be recorded", || recorded_group(&store, &id));
+    let mut driver = spawn(workflow(dir, store, &["run", "left"]));
+    let id = slow_step_running(dir, store);
+    let group = wait_for(Duration::from_secs(5), "the step's process group to be recorded", || store.recorded_group(&id));
     let watchers = processes_in_group(group, "kill -s KILL 0");
     assert_eq!(watchers.len(), 1, "one watcher in group {group}");
     signal("KILL", watchers[0]);
@@ -115,59 +190,50 @@ fn resume_ends_what_a_dead_driver_left_of_the_step_before_running_it_again() {
     driver.wait().unwrap();
     assert!(!processes_in_group(group, "").is_empty(), "the step's processes should still be there, its watcher gone");
 
-    let (stdout, _) = expect_code(&mut workflow(dir, &store, &["resume", &id]), 0);
+    let (stdout, _) = expect_code(&mut workflow(dir, store, &["resume", &id]), 0);
     assert!(stdout.contains("completed"), "{stdout}");
     wait_past(0);
     assert_eq!(count(dir, "two"), 1, "{:?}", lines(dir, "log"));
     assert!(processes_in_group(group, "").is_empty(), "the old step's processes are still alive after the resume");
 }
 
-#[test]
-fn cancel_now_interrupts_the_running_step_and_kills_its_processes() {
-    let dir = tempfile::tempdir().unwrap();
-    let (dir, store) = (dir.path(), dir.path().join("runs.db"));
+fn cancel_now_interrupts_the_running_step_and_kills_its_processes(dir: &Path, store: &TestStore) {
     write(dir, "workflows/stop.yaml", &slow_middle("stop", ""));
-    let driver = spawn(workflow(dir, &store, &["run", "stop"]));
-    let id = slow_step_running(dir, &store);
-    let (stdout, _) = expect_code(&mut workflow(dir, &store, &["cancel", "--now", &id]), 0);
+    let driver = spawn(workflow(dir, store, &["run", "stop"]));
+    let id = slow_step_running(dir, store);
+    let (stdout, _) = expect_code(&mut workflow(dir, store, &["cancel", "--now", &id]), 0);
     assert_eq!(stdout.trim(), format!("run {id} cancelled"));
     let out = driver.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(5), "the driver exits as cancelled: {}", String::from_utf8_lossy(&out.stderr));
     wait_past_the_step();
     assert_eq!(lines(dir, "log"), ["one", "started"]);
-    let status = status_json(dir, &store, &id);
+    let status = status_json(dir, store, &id);
     assert_eq!(status["run"]["status"], "cancelled");
     let slow = &status["events"][1];
     assert_eq!((slow["step_id"].as_str(), slow["outcome"].as_str()), (Some("slow"), Some("failed")));
     assert!(slow["error"].as_str().unwrap_or_default().contains("cancelled"), "{slow}");
 }
 
-#[test]
-fn pause_now_interrupts_the_step_and_resume_runs_it_again() {
-    let dir = tempfile::tempdir().unwrap();
-    let (dir, store) = (dir.path(), dir.path().join("runs.db"));
+fn pause_now_interrupts_the_step_and_resume_runs_it_again(dir: &Path, store: &TestStore) {
     write(dir, "workflows/hold.yaml", &slow_middle("hold", ""));
-    let driver = spawn(workflow(dir, &store, &["run", "hold"]));
-    let id = slow_step_running(dir, &store);
-    let (stdout, _) = expect_code(&mut workflow(dir, &store, &["pause", "--now", &id]), 0);
+    let driver = spawn(workflow(dir, store, &["run", "hold"]));
+    let id = slow_step_running(dir, store);
+    let (stdout, _) = expect_code(&mut workflow(dir, store, &["pause", "--now", &id]), 0);
     assert_eq!(stdout.trim(), format!("run {id} paused"));
     assert_eq!(driver.wait_with_output().unwrap().status.code(), Some(4));
     wait_past_the_step();
     assert_eq!(lines(dir, "log"), ["one", "started"]);
 
-    expect_code(&mut workflow(dir, &store, &["resume", &id]), 0);
+    expect_code(&mut workflow(dir, store, &["resume", &id]), 0);
     assert_eq!(lines(dir, "log"), ["one", "started", "started", "two", "three"]);
 }
 
 /// Without `--now`, a cancel waits for the step: its work is done, the next step never starts.
-#[test]
-fn cancel_without_now_lets_the_step_finish() {
-    let dir = tempfile::tempdir().unwrap();
-    let (dir, store) = (dir.path(), dir.path().join("runs.db"));
+fn cancel_without_now_lets_the_step_finish(dir: &Path, store: &TestStore) {
     write(dir, "workflows/polite.yaml", &slow_middle("polite", ""));
-    let driver = spawn(workflow(dir, &store, &["run", "polite"]));
-    let id = slow_step_running(dir, &store);
-    let (stdout, _) = expect_code(&mut workflow(dir, &store, &["cancel", &id]), 0);
+    let driver = spawn(workflow(dir, store, &["run", "polite"]));
+    let id = slow_step_running(dir, store);
+    let (stdout, _) = expect_code(&mut workflow(dir, store, &["cancel", &id]), 0);
     assert!(stdout.contains("after the current step"), "{stdout}");
     assert_eq!(driver.wait_with_output().unwrap().status.code(), Some(5));
     assert_eq!(lines(dir, "log"), ["one", "started", "two"]);

@@ -49,6 +49,29 @@ pub fn read_sources(files: &[PathBuf]) -> Result<Vec<Arc<Source>>, Diagnostics> 
     diags.into_result(sources)
 }
 
+/// Compiles one workflow file. When it does not compile alone (it names
+/// workflows of its folder, say), it is compiled with its folder as one set
+/// and only its own workflows are returned.
+pub fn compile_file(path: &Path, options: &ReadOptions) -> Result<Vec<Compiled>, Diagnostics> {
+    let alone = compile_paths(&[path.to_path_buf()], options);
+    if alone.is_ok() || path.is_dir() {
+        return alone;
+    }
+    let folder = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    let Ok(set) = compile_paths(&[folder.to_path_buf()], options) else {
+        return alone;
+    };
+    let ours: Vec<Compiled> = set.into_iter().filter(|c| c.model.source.as_ref().is_some_and(|s| Path::new(&s.path).file_name() == path.file_name())).collect();
+    if ours.is_empty() {
+        alone
+    } else {
+        Ok(ours)
+    }
+}
+
 /// Compiles the YAML files under `paths` (files, or folders of `*.yaml`) as one set.
 pub fn compile_paths(paths: &[PathBuf], options: &ReadOptions) -> Result<Vec<Compiled>, Diagnostics> {
     let mut files = Vec::new();

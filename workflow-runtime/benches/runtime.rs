@@ -26,6 +26,15 @@
 //!   binary, re-run with `RUNTIME_BENCH_RSS` set), so one measurement's freed
 //!   memory cannot hide another's growth.
 //!
+//! * (f)-(h) PostgreSQL (`benches/runtime/postgres.rs`, on the server in
+//!   `WORKFLOW_BENCH_POSTGRES`, default the local test server; skipped with
+//!   a note when there is none): (f) a durable step against a bare one-row
+//!   commit on the same server, timed in turn within one run (target ≤ 1.5x);
+//!   (g) steps/s with 1, 4 and 16 concurrent runs against `pgbench -N` with
+//!   as many clients (target ≥ 50% of its tps, and ≥ 5,000 steps/s at 16);
+//!   (h) bytes per finished run of a one-step workflow, SQLite and PostgreSQL.
+//!   `RUNTIME_BENCH_ROOM=postgres` runs these alone.
+//!
 //! Criterion's groups measure each figure (the heavy ones, (c) and (e), at a
 //! smaller scale); the figures against their targets are then printed by
 //! timing loops of their own at the full scale (`== runtime figures ==`).
@@ -259,7 +268,7 @@ fn commits_for(conn: &Connection, limit: u64, budget: Duration) -> (u64, Duratio
 // (c) Concurrent durable runs
 
 /// Starts `runs` runs of `steps` steps at once over one executor and waits for all; returns the wall time.
-fn concurrent_runs(rt: &Runtime, ex: &Arc<Executor<SqliteStore>>, ir: &Arc<WorkflowIr>, runs: usize, steps: u64) -> Duration {
+fn concurrent_runs<S: Store>(rt: &Runtime, ex: &Arc<Executor<S>>, ir: &Arc<WorkflowIr>, runs: usize, steps: u64) -> Duration {
     let engines: Vec<_> = (0..runs).map(|_| ir_loop(ir, steps)).collect();
     rt.block_on(async {
         let start = Instant::now();
@@ -280,11 +289,14 @@ fn concurrent_runs(rt: &Runtime, ex: &Arc<Executor<SqliteStore>>, ir: &Arc<Workf
 // The bench is its own crate root: its modules live in benches/runtime/.
 #[path = "runtime/batches.rs"]
 mod batches;
+#[path = "runtime/postgres.rs"]
+mod postgres;
 #[path = "runtime/resume.rs"]
 mod resume;
 #[path = "runtime/waiting.rs"]
 mod waiting;
 
+use postgres::postgres_figures;
 use resume::*;
 use waiting::*;
 
@@ -575,6 +587,9 @@ fn summary(rt: &Runtime) {
         std::mem::size_of_val(&memory.resume("-", engine(), ResumeOptions::default())),
         std::mem::size_of_val(&durable.resume("-", engine(), ResumeOptions::default())),
     );
+
+    // (f), (g), (h)
+    postgres_figures(rt);
 }
 
 /// Medians of: resume → next step invoked, the whole resume call, `load_run` alone; and the store calls resume makes
@@ -603,11 +618,13 @@ fn resume_figures<S: Store>(
         load.push(began.elapsed());
         open |= record.open.is_some();
         let began = Instant::now();
-        assert_eq!(ex.store().acquire_lease(taken_apart, &owner, 30_000).expect("lease"), LeaseResult::Acquired);
+        let LeaseResult::Acquired(fence) = ex.store().acquire_lease(taken_apart, &owner, 30_000).expect("lease") else {
+            panic!("a paused run's lease was refused")
+        };
         lease.push(began.elapsed());
         let next = StepStart { seq: record.next_seq, step: 1, step_id: "second".to_string() };
         let began = Instant::now();
-        rt.block_on(ex.store().start_step(taken_apart, &owner.id, next)).expect("start_step");
+        rt.block_on(ex.store().start_step(taken_apart, &fence, next)).expect("start_step");
         start.push(began.elapsed());
     }
     let open = if open { "a paused run had a started step" } else { "paused runs have no started step" };
@@ -673,6 +690,12 @@ fn main() {
         return;
     }
     batches::install();
+    // `RUNTIME_BENCH_ROOM=postgres`: only the PostgreSQL figures (f)-(h), without criterion's groups.
+    if std::env::var("RUNTIME_BENCH_ROOM").is_ok_and(|room| room == "postgres") {
+        println!("== runtime figures (PostgreSQL room) ==");
+        postgres_figures(&runtime());
+        return;
+    }
     let rt = runtime();
     check(&rt);
     let mut c = Criterion::default().configure_from_args();

@@ -57,6 +57,8 @@ pub mod models;
 pub mod outputs;
 pub mod permissions;
 pub mod providers;
+pub mod secrets;
+pub mod shell_syntax;
 pub(crate) mod step_processes;
 pub mod store;
 

@@ -108,6 +108,31 @@ impl Drop for Group {
     }
 }
 
+/// Kills a process group when dropped, unless disarmed: for commands that
+/// are not a step's (a gate's `notify:` commands), whose group is ended when
+/// they overrun or are abandoned, but left alone after a normal exit.
+pub(crate) struct GroupKill(Option<u32>);
+
+impl GroupKill {
+    /// Arms it for group `id` (the id of a child started with `process_group(0)`, not yet waited for).
+    pub(crate) fn new(id: Option<u32>) -> GroupKill {
+        GroupKill(id)
+    }
+
+    /// The command ended normally: its group is left alone.
+    pub(crate) fn disarm(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for GroupKill {
+    fn drop(&mut self) {
+        if let Some(id) = self.0 {
+            kill_group(id);
+        }
+    }
+}
+
 /// SIGKILL to every process of group `id` (a group already gone is no error).
 fn kill_group(id: u32) {
     #[cfg(unix)]

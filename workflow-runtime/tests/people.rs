@@ -335,6 +335,39 @@ steps:
     server.verify().await;
 }
 
+#[tokio::test]
+async fn a_gate_notification_links_to_the_run_page_and_the_gate_carries_what_changed_so_far() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = ir(r#"
+name: linked
+snapshot:
+  lines: { shell: "cat log.txt 2>/dev/null | wc -l" }
+expect:
+  lines: "2"
+steps:
+  - id: write
+    action: shell
+    command: "echo one >> log.txt"
+  - id: approve
+    action: approval-gate
+    message: "Ship?"
+    notify: ["cat > payload.json; echo $WORKFLOW_RUN_URL > url.txt"]
+"#);
+    let options = ExecutorOptions { public_url: Some("https://runs.example.com/".into()), ..options(dir.path()) };
+    let ex = executor(dir.path(), options);
+    let report = ex.start(engine(&w), StartOptions::default()).await.unwrap();
+    assert_eq!(report.status, RunStatus::Waiting);
+    let page = format!("https://runs.example.com/runs/{}", report.run_id);
+    let payload: Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("payload.json")).unwrap()).unwrap();
+    assert_eq!(payload["url"], json!(page));
+    assert_eq!(std::fs::read_to_string(dir.path().join("url.txt")).unwrap().trim(), page);
+    // Measured when the gate asked: one line written of the two expected, so the change so far is an anomaly.
+    let question = ex.store().questions(&report.run_id).unwrap().remove(0);
+    let measured = question.request.measured.expect("the gate measured the run so far");
+    assert_eq!(measured["delta"]["lines"], json!(1));
+    assert_eq!(measured["anomalies"][0]["metric"], json!("lines"));
+}
+
 fn finder(all: &[Arc<WorkflowIr>]) -> Workflows {
     let all = all.to_vec();
     Arc::new(move |name: &str| all.iter().find(|w| w.name == name).cloned())

@@ -9,8 +9,9 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use workflow_runtime::audit::operator;
 use workflow_runtime::executor::{ResumeOptions, RunError};
-use workflow_runtime::human::{now_ms, Answer, InputType, RequestKind};
-use workflow_runtime::store::{Question, Store};
+use workflow_runtime::human::answering::{self, AnswerError, Given};
+use workflow_runtime::human::{now_ms, InputType, RequestKind};
+use workflow_runtime::store::Question;
 
 /// Arguments of `workflow approve` and `workflow reject`.
 #[derive(Debug, clap::Args)]
@@ -30,7 +31,8 @@ pub struct AnswerArgs {
     /// A run id (or a unique prefix), or a workflow name: its newest resumable run
     pub run: String,
     /// The answer (checked against the prompt's type, choices and validation pattern).
-    /// Left out: asked at the terminal (a password is not shown), else read from standard input
+    /// Left out: asked at the terminal (a password is not shown), else read from standard input.
+    /// A password is never taken here, where shell history would keep it
     pub value: Option<String>,
     #[command(flatten)]
     pub target: TargetArgs,
@@ -67,11 +69,7 @@ impl TargetArgs {
 /// Runs `workflow approve` (`approved`: true) or `workflow reject`.
 pub fn decide(args: &DecideArgs, approved: bool) -> anyhow::Result<ExitCode> {
     let verb = if approved { "approve" } else { "reject" };
-    let answer = Answer { approved: Some(approved), value: None, comment: args.comment.clone(), operator: args.target.operator_name()?, at_ms: now_ms() };
-    record(&args.run, &args.target, answer, verb, |q| match q.request.kind {
-        RequestKind::Gate | RequestKind::Consent => Ok(None),
-        RequestKind::Input => Err(format!("step `{}` asks for a value, not a decision: use `{} answer RUN VALUE`", q.request.step_id, super::run::program())),
-    })
+    record(&args.run, &args.target, verb, |_| Ok(Given::Decision { approved, comment: args.comment.clone() }))
 }
 
 /// Runs `workflow answer`.
@@ -87,75 +85,103 @@ pub fn answer(args: &AnswerArgs) -> anyhow::Result<ExitCode> {
             Some(text.trim_end_matches(['\n', '\r']).to_string())
         }
     };
-    let answer = Answer { approved: None, value: None, comment: None, operator: args.target.operator_name()?, at_ms: now_ms() };
-    record(&args.run, &args.target, answer, "answer", |q| {
-        let Some(spec) = q.request.input.as_ref().filter(|_| q.request.kind == RequestKind::Input) else {
+    record(&args.run, &args.target, "answer", |q| {
+        if q.request.kind != RequestKind::Input {
+            // Said here in the command line's words; the shared check would say the same in general terms.
             let program = super::run::program();
             return Err(format!("step `{}` asks for a decision: use `{program} approve` or `{program} reject`", q.request.step_id));
-        };
+        }
+        if q.request.asks_for_password() && args.value.is_some() {
+            return Err(format!(
+                "step `{}` asks for a password, which is never taken from the command line (shell history keeps it): run `{program} answer {}` and type it at the prompt, or give it on standard input (`{program} answer {} < secret-file`)",
+                q.request.step_id,
+                args.run,
+                args.run,
+                program = super::run::program()
+            ));
+        }
         let Some(typed) = typed else {
             use workflow_runtime::human::{Asked, Terminal};
             // The terminal asks until the answer fits (type, choices, pattern).
             return match terminal.as_ref().map(|t| t.ask(&q.request)) {
-                Some(Asked::Answered(given)) => Ok(given.value),
+                Some(Asked::Answered(given)) => Ok(Given::Value(given.value.unwrap_or(serde_json::Value::Null))),
                 _ => Err("no answer was given".to_string()),
             };
         };
         // On a command line a multiline answer may be written with `\n`.
-        let text = if spec.input_type == InputType::Multiline { typed.replace("\\n", "\n") } else { typed };
-        spec.accept(&text).map(Some)
+        let multiline = q.request.input.as_ref().is_some_and(|i| i.input_type == InputType::Multiline);
+        Ok(Given::Text(if multiline { typed.replace("\\n", "\n") } else { typed }))
     })
 }
 
-/// Finds the run's open question, checks it with `fits`, records `answer`, and continues the run.
-/// `fits` says why the question cannot take this answer, or the value the answer carries.
-fn record(
-    arg: &str,
-    target: &TargetArgs,
-    mut answer: Answer,
-    verb: &str,
-    fits: impl FnOnce(&Question) -> Result<Option<serde_json::Value>, String>,
-) -> anyhow::Result<ExitCode> {
+/// Finds the run's open question, has `give` say what is given (or why nothing can be), records
+/// the answer through the runtime's one path (the checks `workflow serve` makes too), and
+/// continues the run.
+fn record(arg: &str, target: &TargetArgs, verb: &str, give: impl FnOnce(&Question) -> Result<Given, String>) -> anyhow::Result<ExitCode> {
     let store = Arc::new(target.continuing.store.open()?);
-    let run_id = find_run(&store, arg, ByName::Resumable)?;
-    let questions = store.questions(&run_id)?;
-    let open: Vec<&Question> =
-        questions.iter().filter(|q| q.answer.is_none()).filter(|q| target.step.as_ref().is_none_or(|s| &q.request.step_id == s)).collect();
-    let Some(question) = open.last() else {
-        let which = target.step.as_ref().map(|s| format!(" at step `{s}`")).unwrap_or_default();
-        return Ok(super::run::invalid(&format!("run {run_id} is not waiting for anyone{which} (see `{} status {run_id}`)", super::run::program())));
+    let run_id = find_run(&*store, arg, ByName::Resumable)?;
+    let question = match answering::open_question(&*store, &run_id, target.step.as_deref()) {
+        Ok(question) => question,
+        Err(AnswerError::NotWaiting { .. }) => {
+            let which = target.step.as_ref().map(|s| format!(" at step `{s}`")).unwrap_or_default();
+            return Ok(super::run::invalid(&format!("run {run_id} is not waiting for anyone{which} (see `{} status {run_id}`)", super::run::program())));
+        }
+        Err(e) => return Err(e.into()),
     };
-    match fits(question) {
-        Ok(value) => answer.value = value,
+    let given = match give(&question) {
+        Ok(given) => given,
         Err(why) => return Ok(super::run::invalid(&format!("{why} (run {run_id}, step `{}`)", question.request.step_id))),
-    }
-    if !question.request.approvers.is_empty() && !question.request.approvers.contains(&answer.operator) {
-        return Ok(super::run::invalid(&format!(
-            "`{}` may not {verb} step `{}`: its approvers are {}",
-            answer.operator,
-            question.request.step_id,
-            question.request.approvers.join(", ")
-        )));
-    }
-    let request = &question.request;
-    if !store.answer(&run_id, request.seq, request.kind, &answer)? {
-        anyhow::bail!("step `{}` of run {run_id} was answered meanwhile by someone else", request.step_id);
-    }
-    let what = match (request.kind, answer.approved) {
-        (RequestKind::Input, _) => "answered".to_string(),
-        (_, Some(true)) => "approved".to_string(),
-        _ => "rejected".to_string(),
     };
-    eprintln!("{what} step `{}` of run {run_id} (as {})", request.step_id, answer.operator);
+    if let (RequestKind::Input, Given::Decision { .. }) = (question.request.kind, &given) {
+        let why = format!("step `{}` asks for a value, not a decision: use `{} answer RUN VALUE`", question.request.step_id, super::run::program());
+        return Ok(super::run::invalid(&format!("{why} (run {run_id}, step `{}`)", question.request.step_id)));
+    }
+    let answer = match answering::answer_for(&question, given, &target.operator_name()?, now_ms()) {
+        Ok(answer) => answer,
+        Err(e @ (AnswerError::Invalid { .. } | AnswerError::WrongKind { .. })) => return Ok(super::run::invalid(&e.to_string())),
+        Err(AnswerError::NotApprover { step, operator, approvers, .. }) => {
+            return Ok(super::run::invalid(&format!("`{operator}` may not {verb} step `{step}`: its approvers are {}", approvers.join(", "))));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let request = &question.request;
+    let mut resume = ResumeOptions { cwd: target.continuing.cwd.clone(), ..ResumeOptions::default() };
+    if request.asks_for_password() {
+        // Kept in this process's memory for the run's steps: never written to the store.
+        if target.no_resume {
+            return Ok(super::run::invalid(&format!(
+                "step `{}` asks for a password, which is never stored, so it cannot be recorded for later: leave out --no-resume (run {run_id})",
+                request.step_id
+            )));
+        }
+        eprintln!("answered step `{}` of run {run_id} (as {}; the password is kept in memory only)", request.step_id, answer.operator);
+        resume.passwords.0.push((request.seq, answer));
+        return continue_answered(store, &run_id, target, resume, true);
+    }
+    answering::record(&*store, &question, &answer)?;
+    eprintln!("{} step `{}` of run {run_id} (as {})", answering::verdict(request.kind, &answer), request.step_id, answer.operator);
     if target.no_resume {
         eprintln!("  continue it with: {} resume {run_id}", super::run::program());
         return Ok(ExitCode::SUCCESS);
     }
-    let resume = ResumeOptions { cwd: target.continuing.cwd.clone(), ..ResumeOptions::default() };
-    match continue_run(store, &run_id, &target.continuing, resume) {
+    continue_answered(store, &run_id, target, resume, false)
+}
+
+/// Drives the answered run on in this process, unless a live driver holds it.
+fn continue_answered(
+    store: Arc<workflow_runtime::store::any::AnyStore>,
+    run_id: &str,
+    target: &TargetArgs,
+    resume: ResumeOptions,
+    password: bool,
+) -> anyhow::Result<ExitCode> {
+    match continue_run(store, run_id, &target.continuing, resume) {
         // A live driver (`workflow run --wait`) holds the run: it picks the answer up itself.
         // (A dead one's lease is taken over, and the run goes on here.)
         Err(e) => match e.downcast_ref::<RunError>() {
+            Some(RunError::Busy { pid, host, .. }) if password => Ok(super::run::invalid(&format!(
+                "run {run_id} is driven by process {pid} on {host}, and a password reaches only the process that runs the step: type it there, or stop that process and answer again"
+            ))),
             Some(RunError::Busy { pid, host, .. }) => {
                 eprintln!("  run {run_id} is driven by process {pid} on {host}: it goes on there");
                 Ok(ExitCode::SUCCESS)

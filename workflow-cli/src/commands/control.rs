@@ -1,14 +1,14 @@
 //! `workflow pause` and `workflow cancel`: ask a run's driver, from any
 //! process, to stop between steps, or with `--now` at once (the current
-//! step is interrupted and its processes killed).
+//! step is interrupted and its processes killed), through the runtime's
+//! `Executor::stop`, which `workflow serve` calls too.
 
 use super::store::{find_run, ByName, StoreArgs};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 use workflow_runtime::actions::Actions;
-use workflow_runtime::engine::IrEngine;
-use workflow_runtime::executor::Executor;
-use workflow_runtime::store::{Control, LeaseOwner, LeaseResult, RunStatus, Store};
+use workflow_runtime::executor::{Executor, Stopped};
+use workflow_runtime::store::{Control, RunStatus, Store};
 
 /// Arguments of `workflow pause` / `workflow cancel`.
 #[derive(Debug, clap::Args)]
@@ -30,49 +30,39 @@ pub fn run(args: &Args, cancel: bool) -> anyhow::Result<ExitCode> {
     if !record.status.is_resumable() {
         anyhow::bail!("run {run_id} is {}: it cannot be paused or cancelled", record.status.as_str());
     }
-    // A run nobody drives (paused, failed, waiting, or its driver died) is changed here and now.
-    let me = LeaseOwner { id: format!("cli-{}", std::process::id()), pid: std::process::id(), host: String::new() };
-    let idle = record.status != RunStatus::Running || matches!(store.acquire_lease(&run_id, &me, 5_000)?, LeaseResult::Acquired);
-    if idle {
-        let reason = format!("{} by {}", if cancel { "cancelled" } else { "paused" }, super::run::operator());
-        if cancel {
-            // Through the executor, so the run gets its audit output like any finished run.
-            let ir: workflow_core::ir::WorkflowIr = serde_json::from_value(record.definition.clone())?;
-            let options = super::run::executor_options(record.cwd.clone().map(Into::into), &Default::default())?;
-            let report = super::run::runtime()?.block_on(async {
-                let executor = Executor::new(std::sync::Arc::new(store), Actions::builtin(), options);
-                executor.cancel_idle(&run_id, Box::new(IrEngine::new(std::sync::Arc::new(ir))), reason).await
-            })?;
-            println!("run {} {}", report.run_id, report.status.as_str());
-            return Ok(ExitCode::SUCCESS);
-        }
-        if record.status == RunStatus::Paused {
-            println!("run {run_id} is already paused");
-            return Ok(ExitCode::SUCCESS);
-        }
-        store.acquire_lease(&run_id, &me, 5_000)?;
-        super::run::runtime()?.block_on(store.set_status(&run_id, &me.id, RunStatus::Paused, Some(reason), None))?;
-        println!("run {run_id} paused");
-        return Ok(ExitCode::SUCCESS);
-    }
+    let request = match (cancel, args.now) {
+        (false, false) => Control::Pause,
+        (true, false) => Control::Cancel,
+        (false, true) => Control::PauseNow,
+        (true, true) => Control::CancelNow,
+    };
+    // A cancelled run's after-snapshot is measured where its steps ran.
+    let options = super::run::executor_options(record.cwd.clone().map(Into::into), &Default::default())?;
+    let store = std::sync::Arc::new(store);
+    let stopped = super::run::runtime()?.block_on(async {
+        let executor = Executor::new(store.clone(), Actions::builtin(), options);
+        executor.stop(&run_id, request, &super::run::operator()).await
+    })?;
     let what = if cancel { "cancel" } else { "pause" };
-    if !args.now {
-        store.request(&run_id, if cancel { Control::Cancel } else { Control::Pause })?;
-        println!("run {run_id}: {what} requested; it takes effect after the current step (--now interrupts the step)");
-        return Ok(ExitCode::SUCCESS);
-    }
-    store.request(&run_id, if cancel { Control::CancelNow } else { Control::PauseNow })?;
-    // The driver looks for the request a few times a second while a step runs.
-    let began = Instant::now();
-    while began.elapsed() < STOP_WAIT {
-        std::thread::sleep(Duration::from_millis(50));
-        let status = store.load_run(&run_id)?.map(|r| r.status);
-        if let Some(status @ (RunStatus::Paused | RunStatus::Cancelled | RunStatus::Completed | RunStatus::Failed | RunStatus::Waiting)) = status {
-            println!("run {run_id} {}", status.as_str());
-            return Ok(ExitCode::SUCCESS);
+    match stopped {
+        Stopped::Cancelled(report) => println!("run {} {}", report.run_id, report.status.as_str()),
+        Stopped::Paused => println!("run {run_id} paused"),
+        Stopped::AlreadyPaused => println!("run {run_id} is already paused"),
+        Stopped::Requested if !args.now => println!("run {run_id}: {what} requested; it takes effect after the current step (--now interrupts the step)"),
+        Stopped::Requested => {
+            // The driver looks for the request a few times a second while a step runs.
+            let began = Instant::now();
+            while began.elapsed() < STOP_WAIT {
+                std::thread::sleep(Duration::from_millis(50));
+                let status = store.load_run(&run_id)?.map(|r| r.status);
+                if let Some(status @ (RunStatus::Paused | RunStatus::Cancelled | RunStatus::Completed | RunStatus::Failed | RunStatus::Waiting)) = status {
+                    println!("run {run_id} {}", status.as_str());
+                    return Ok(ExitCode::SUCCESS);
+                }
+            }
+            println!("run {run_id}: {what} requested; its driver has not answered within {}s (it takes effect when it next looks)", STOP_WAIT.as_secs());
         }
     }
-    println!("run {run_id}: {what} requested; its driver has not answered within {}s (it takes effect when it next looks)", STOP_WAIT.as_secs());
     Ok(ExitCode::SUCCESS)
 }
 

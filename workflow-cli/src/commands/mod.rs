@@ -12,9 +12,11 @@ pub mod new;
 pub mod progress;
 pub mod resume;
 pub mod run;
+pub mod serve;
 pub mod show;
 pub mod status;
 pub mod store;
+pub mod token;
 pub mod validate;
 
 use anyhow::Context;

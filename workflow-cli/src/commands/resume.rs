@@ -2,15 +2,15 @@
 
 use super::run::{executor_options, report_outcome, runtime, DriveArgs};
 use super::store::{find_run, ByName, StoreArgs};
-use super::{report_invalid, CompileArgs};
+use super::CompileArgs;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
-use workflow_core::ir::WorkflowIr;
 use workflow_runtime::actions::Actions;
 use workflow_runtime::engine::{Engine, IrEngine};
+use workflow_runtime::executor::definition::{self, DefinitionError};
 use workflow_runtime::executor::{Executor, Interrupted, ResumeOptions, Workflows};
-use workflow_runtime::store::sqlite::SqliteStore;
+use workflow_runtime::store::any::AnyStore;
 use workflow_runtime::store::{RunRecord, Store};
 
 /// Arguments of `workflow resume`.
@@ -56,7 +56,7 @@ pub struct ContinueArgs {
 /// Runs `workflow resume`.
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let store = Arc::new(args.continuing.store.open()?);
-    let run_id = find_run(&store, &args.run, ByName::Resumable)?;
+    let run_id = find_run(&*store, &args.run, ByName::Resumable)?;
     let interrupted = if args.retry_interrupted {
         Some(Interrupted::Retry)
     } else if args.skip_interrupted {
@@ -66,13 +66,13 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     } else {
         None
     };
-    let resume = ResumeOptions { force: args.force, interrupted, cwd: args.continuing.cwd.clone() };
+    let resume = ResumeOptions { force: args.force, interrupted, cwd: args.continuing.cwd.clone(), ..ResumeOptions::default() };
     continue_run(store, &run_id, &args.continuing, resume)
 }
 
 /// Drives run `run_id` on from where it stopped, with its workflow as it is now (when its file
 /// can be found, else the definition stored with the run); prints how it ended.
-pub fn continue_run(store: Arc<SqliteStore>, run_id: &str, how: &ContinueArgs, resume: ResumeOptions) -> anyhow::Result<ExitCode> {
+pub fn continue_run(store: Arc<AnyStore>, run_id: &str, how: &ContinueArgs, resume: ResumeOptions) -> anyhow::Result<ExitCode> {
     let (file, compile, drive) = (how.file.clone(), &how.compile, &how.drive);
     let record = store.load_run(run_id)?.ok_or_else(|| anyhow::anyhow!("run {run_id} disappeared"))?;
     let (engine, workflows) = match engine_for(&record, file, compile)? {
@@ -103,18 +103,13 @@ fn engine_for(record: &RunRecord, file: Option<PathBuf>, compile: &CompileArgs) 
             return Ok(Ok(((embedded.engine)(), Some(super::run::embedded_workflows()))));
         }
     }
-    let file = file.or_else(|| record.source.clone().map(PathBuf::from).filter(|p| p.is_file())).or_else(|| super::show::locate(&record.workflow).ok());
-    // `on-completion` and `run-workflow` find their workflows beside the run's file (or nowhere, with the stored definition alone).
-    let workflows = file.as_deref().map(|path| super::run::siblings(path, compile));
-    let ir: WorkflowIr = match file {
-        Some(path) => match super::show::compile(&path, &compile.read_options()) {
-            Ok(compiled) => match compiled.into_iter().find(|c| c.ir.name == record.workflow) {
-                Some(c) => c.ir,
-                None => anyhow::bail!("{} does not define workflow `{}`", path.display(), record.workflow),
-            },
-            Err(diags) => return Ok(Err(report_invalid(diags))),
-        },
-        None => serde_json::from_value(record.definition.clone())?,
-    };
-    Ok(Ok((Box::new(IrEngine::new(Arc::new(ir))), workflows)))
+    let file = file.or_else(|| definition::source_file(record)).or_else(|| super::show::locate(&record.workflow).ok());
+    match definition::run_definition(record, file.as_deref(), &compile.read_options()) {
+        Ok(found) => Ok(Ok((Box::new(IrEngine::new(Arc::new(found.ir))), found.workflows))),
+        Err(DefinitionError::Invalid { report, .. }) => {
+            eprint!("{report}");
+            Ok(Err(ExitCode::from(super::EXIT_INVALID)))
+        }
+        Err(e) => Err(e.into()),
+    }
 }

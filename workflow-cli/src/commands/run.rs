@@ -45,22 +45,31 @@ pub struct Args {
 /// How a run treats people: consent for sensitive steps, and what happens when nobody answers.
 #[derive(Debug, clap::Args)]
 pub struct DriveArgs {
-    /// Consent to every sensitive step (shell, push, merge-pr, make-changes) not denied by the config's `permissions: deny`
+    /// Consent to every sensitive step (shell, push, merge-pr, make-changes) and shell command (snapshot metrics, notify) not denied by the config's `permissions: deny`
     #[arg(long, short = 'y', env = "WORKFLOW_YES", value_parser = clap::builder::FalseyValueParser::new())]
     pub yes: bool,
     /// When a gate, prompt or consent question has no answer, keep the run and wait for one
     /// from another shell (`workflow approve|reject|answer`) instead of exiting with code 3
     #[arg(long)]
     pub wait: bool,
+    /// Where `workflow serve` is reached (https://runs.example.com): gate notifications link to the run's page there
+    #[arg(long, value_name = "URL", env = "WORKFLOW_PUBLIC_URL")]
+    pub public_url: Option<String>,
 }
 
 impl DriveArgs {
     /// Applies these choices and the config's permission patterns to the executor's options.
     pub fn apply(&self, options: &mut ExecutorOptions, models: &workflow_runtime::models::ModelRuntime) {
         options.consent = Consent { yes: self.yes, patterns: models.config().permissions.clone() };
+        // Secrets are masked in everything stored and printed; say which ones cannot be.
+        let key_vars: Vec<String> = models.config().providers.values().filter_map(|p| p.api_key_env.clone()).collect();
+        for warning in workflow_runtime::secrets::register_environment(key_vars.iter().map(String::as_str)) {
+            eprintln!("warning: {warning}");
+        }
         if self.wait {
             options.answer_poll = Some(std::time::Duration::from_millis(250));
         }
+        options.public_url = self.public_url.clone();
     }
 }
 
@@ -137,10 +146,7 @@ pub fn embedded_workflows() -> Workflows {
 
 /// Finds `on-completion` workflows among those of the run's folder.
 pub fn siblings(path: &std::path::Path, compile: &CompileArgs) -> Workflows {
-    let folder = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new(".")).to_path_buf();
-    let set: Vec<Arc<workflow_core::ir::WorkflowIr>> =
-        workflow_core::set::compile_paths(&[folder], &compile.read_options()).map(|c| c.into_iter().map(|c| Arc::new(c.ir)).collect()).unwrap_or_default();
-    Arc::new(move |name: &str| set.iter().find(|ir| ir.name == name).cloned())
+    workflow_runtime::executor::definition::siblings(path, &compile.read_options())
 }
 
 /// Reports invalid input on the command line (exit code 2).

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use workflow_core::graph;
 use workflow_core::ir::{FlowIr, StepIr, Target, WorkflowIr};
 use workflow_core::read::ReadOptions;
-use workflow_core::set::{compile_paths, Compiled};
+use workflow_core::set::Compiled;
 use workflow_core::{Diagnostic, Diagnostics, Span};
 
 const EXAMPLES: &str = "\
@@ -103,23 +103,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
 /// as `validate FOLDER` does: then the folder is the set, and the file's
 /// own errors are the ones reported if that fails too.
 pub(crate) fn compile(path: &Path, options: &ReadOptions) -> Result<Vec<Compiled>, Diagnostics> {
-    let alone = compile_paths(&[path.to_path_buf()], options);
-    if alone.is_ok() || path.is_dir() {
-        return alone;
-    }
-    let folder = match path.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent,
-        _ => Path::new("."),
-    };
-    let Ok(set) = compile_paths(&[folder.to_path_buf()], options) else {
-        return alone;
-    };
-    let ours: Vec<Compiled> = set.into_iter().filter(|c| c.model.source.as_ref().is_some_and(|s| Path::new(&s.path).file_name() == path.file_name())).collect();
-    if ours.is_empty() {
-        alone
-    } else {
-        Ok(ours)
-    }
+    workflow_core::set::compile_file(path, options)
 }
 
 /// Renders each workflow (a folder may hold several), a blank line between them.

@@ -1,36 +1,47 @@
-//! Where runs are kept, for the commands that run and inspect them.
+//! Where runs are kept, for the commands that run and inspect them: a
+//! SQLite file or a PostgreSQL URL, opened as an `AnyStore`, so every
+//! command works against either.
 
-use anyhow::Context;
 use std::path::PathBuf;
-use workflow_runtime::store::sqlite::{SqliteOptions, SqliteStore};
-use workflow_runtime::store::{RunFilter, RunId, Store};
+use workflow_runtime::store::any::{AnyStore, StoreLocation};
+use workflow_runtime::store::{RunFilter, RunId, Store, StoreError};
 
 /// `--store`: the run store to use.
 #[derive(Debug, clap::Args)]
 pub struct StoreArgs {
-    /// The run store (a SQLite file). Default: $WORKFLOW_STORE, else
-    /// $XDG_DATA_HOME/workflow/runs.db, else ~/.local/share/workflow/runs.db
-    #[arg(long = "store", value_name = "FILE", env = "WORKFLOW_STORE", global = true)]
-    pub path: Option<PathBuf>,
+    /// The run store: a SQLite file, or a PostgreSQL URL
+    /// (postgres://USER@HOST:PORT/DB[?schema=NAME], shared by every host that uses it).
+    /// Default: $WORKFLOW_STORE, else $XDG_DATA_HOME/workflow/runs.db, else ~/.local/share/workflow/runs.db
+    #[arg(long = "store", value_name = "FILE|URL", env = "WORKFLOW_STORE", global = true)]
+    pub location: Option<String>,
 }
 
 impl StoreArgs {
-    /// The store's file.
-    pub fn file(&self) -> PathBuf {
-        self.path.clone().unwrap_or_else(default_store)
+    /// Where the store is.
+    pub fn location(&self) -> anyhow::Result<StoreLocation> {
+        match &self.location {
+            Some(location) => Ok(StoreLocation::parse(location)?),
+            None => Ok(StoreLocation::Sqlite(default_store())),
+        }
     }
 
     /// Opens (creating if needed) the store.
-    pub fn open(&self) -> anyhow::Result<SqliteStore> {
-        let file = self.file();
-        if file.is_dir() {
-            anyhow::bail!(
-                "the run store {} is a directory, not a file: point --store (or WORKFLOW_STORE) at a file, for example {}",
-                file.display(),
-                file.join("runs.db").display()
-            );
+    pub fn open(&self) -> anyhow::Result<AnyStore> {
+        let location = self.location()?;
+        if let StoreLocation::Sqlite(file) = &location {
+            if file.is_dir() {
+                anyhow::bail!(
+                    "the run store {} is a directory, not a file: point --store (or WORKFLOW_STORE) at a file, for example {}",
+                    file.display(),
+                    file.join("runs.db").display()
+                );
+            }
         }
-        SqliteStore::open(&file, SqliteOptions::default()).with_context(|| format!("cannot open the run store {}", file.display()))
+        AnyStore::open(&location).map_err(|e| match e {
+            // They name the store themselves.
+            StoreError::Connect { .. } | StoreError::ForeignSchema { .. } => e.into(),
+            other => anyhow::Error::new(other).context(format!("cannot open the run store {location}")),
+        })
     }
 }
 
@@ -55,7 +66,7 @@ pub enum ByName {
 }
 
 /// The run `arg` names: a run id or a unique prefix of one, or a workflow name (see [`ByName`]).
-pub fn find_run(store: &SqliteStore, arg: &str, by_name: ByName) -> anyhow::Result<RunId> {
+pub fn find_run(store: &impl Store, arg: &str, by_name: ByName) -> anyhow::Result<RunId> {
     let ids = store.find_ids(arg)?;
     match ids.as_slice() {
         [one] => return Ok(one.clone()),

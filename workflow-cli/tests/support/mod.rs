@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 use serde_json::Value;
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -14,8 +15,8 @@ pub fn bin() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_workflow"))
 }
 
-/// `workflow ARGS` run in `dir` against the store `store` (through `WORKFLOW_STORE`).
-pub fn workflow(dir: &Path, store: &Path, args: &[&str]) -> Command {
+/// `workflow ARGS` run in `dir` against the store `store`, a file or a URL (through `WORKFLOW_STORE`).
+pub fn workflow(dir: &Path, store: &(impl AsRef<OsStr> + ?Sized), args: &[&str]) -> Command {
     let mut cmd = Command::new(bin());
     cmd.args(args).current_dir(dir).env("WORKFLOW_STORE", store).env("WORKFLOW_YES", "1").env_remove("RUST_LOG").stdin(Stdio::null());
     cmd
@@ -42,21 +43,21 @@ pub fn expect_code(cmd: &mut Command, code: i32) -> (String, String) {
 
 /// `workflow status RUN --json`: `{run, events}`.
 #[track_caller]
-pub fn status_json(dir: &Path, store: &Path, run: &str) -> Value {
+pub fn status_json(dir: &Path, store: &(impl AsRef<OsStr> + ?Sized), run: &str) -> Value {
     let (stdout, _) = expect_code(&mut workflow(dir, store, &["status", run, "--json"]), 0);
     serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("status --json is not JSON ({e}):\n{stdout}"))
 }
 
 /// `workflow runs --json`: the runs, newest first.
 #[track_caller]
-pub fn runs_json(dir: &Path, store: &Path) -> Vec<Value> {
+pub fn runs_json(dir: &Path, store: &(impl AsRef<OsStr> + ?Sized)) -> Vec<Value> {
     let (stdout, _) = expect_code(&mut workflow(dir, store, &["runs", "--json"]), 0);
     serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("runs --json is not JSON ({e}):\n{stdout}"))
 }
 
 /// The ids of every run in the store, newest first.
 #[track_caller]
-pub fn run_ids(dir: &Path, store: &Path) -> Vec<String> {
+pub fn run_ids(dir: &Path, store: &(impl AsRef<OsStr> + ?Sized)) -> Vec<String> {
     runs_json(dir, store).iter().map(|r| r["id"].as_str().expect("a run without an id").to_string()).collect()
 }
 

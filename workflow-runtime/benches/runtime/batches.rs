@@ -1,4 +1,4 @@
-//! Group-commit batches, seen through the writer thread's `trace!` event.
+//! Group-commit batches, seen through the writers' `trace!` event (SQLite's and PostgreSQL's).
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
@@ -15,7 +15,8 @@ static NEXT_SPAN: AtomicU64 = AtomicU64::new(1);
 struct Batches;
 
 fn wanted(meta: &Metadata<'_>) -> bool {
-    meta.is_event() && meta.target().ends_with("store::sqlite::writer") && meta.fields().field("writes").is_some()
+    let writer = meta.target().ends_with("store::sqlite::writer") || meta.target().ends_with("store::postgres::writer");
+    meta.is_event() && writer && meta.fields().field("writes").is_some()
 }
 
 struct Writes(Option<u64>);

@@ -14,9 +14,12 @@ use serde_json::{json, Value};
 /// The `shell` action.
 pub struct Shell;
 
+/// The start of the names of the environment variables that carry the values of `${..}`.
+pub const REF_PREFIX: &str = "WORKFLOW_REF_";
+
 /// The environment variable that carries the value of the `n`-th (1-based) `${..}` of a command.
 pub fn ref_var(n: usize) -> String {
-    format!("WORKFLOW_REF_{n}")
+    format!("{REF_PREFIX}{n}")
 }
 
 impl Action for Shell {

@@ -34,12 +34,23 @@ pub async fn take_snapshot(metrics: &[MetricIr], cwd: &Path) -> (Snapshot, Vec<M
 /// Metrics are measured concurrently; the errors come in the order the
 /// metrics are declared.
 pub async fn take_snapshot_with_timeout(metrics: &[MetricIr], cwd: &Path, timeout: Duration) -> (Snapshot, Vec<MetricError>) {
+    take_snapshot_refusing(metrics, cwd, timeout, &[]).await
+}
+
+/// [`take_snapshot_with_timeout`] that leaves out the metrics whose entry in
+/// `refused` says why they may not be measured (no consent for their command):
+/// those are `null` with that reason as their error.
+pub async fn take_snapshot_refusing(metrics: &[MetricIr], cwd: &Path, timeout: Duration, refused: &[Option<String>]) -> (Snapshot, Vec<MetricError>) {
     let mut tasks = JoinSet::new();
+    let mut results: Vec<Option<Result<Value, String>>> = vec![None; metrics.len()];
     for (index, metric) in metrics.iter().enumerate() {
+        if let Some(Some(why)) = refused.get(index) {
+            results[index] = Some(Err(why.clone()));
+            continue;
+        }
         let (metric, cwd) = (metric.clone(), cwd.to_path_buf());
         tasks.spawn(async move { (index, measure(&metric, &cwd, timeout).await) });
     }
-    let mut results: Vec<Option<Result<Value, String>>> = vec![None; metrics.len()];
     while let Some(joined) = tasks.join_next().await {
         // A measuring task only panics on a bug; its metric then stays unmeasured below.
         if let Ok((index, result)) = joined {

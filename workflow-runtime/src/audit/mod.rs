@@ -62,7 +62,7 @@ mod record;
 mod triggers;
 mod work;
 
-pub use metrics::{take_snapshot, take_snapshot_with_timeout, DEFAULT_METRIC_TIMEOUT};
+pub use metrics::{take_snapshot, take_snapshot_refusing, take_snapshot_with_timeout, DEFAULT_METRIC_TIMEOUT};
 pub use record::{audit_input, audit_output, decisions, operator};
 pub use triggers::{triggered, RunFacts};
 pub use work::{anomalies, delta, expected_work, Anomaly};

@@ -58,20 +58,20 @@ impl<S: Store> Executor<S> {
                         }
                     }
                     let start = StartOptions { triggered_by, parent_run_id: Some(run_id.to_string()), source: None };
-                    let (id, next, first, models) = self.create(child.as_mut(), start).await?;
+                    let (id, next, first, models, fence) = self.create(child.as_mut(), start).await?;
                     let span = tracing::info_span!("run", run = %id, workflow = %name);
                     if params.get("wait") == Some(&Value::Bool(false)) {
                         // The parent goes on; the child is driven on its own task, and joined before the executor's caller gets its report.
                         let sibling = self.sibling();
                         let child_id = id.clone();
                         let handle = tokio::spawn(tracing::Instrument::instrument(
-                            async move { sibling.drive(&child_id, child.as_mut(), next, first, models).await },
+                            async move { sibling.drive(&child_id, &fence, child.as_mut(), next, first, models).await },
                             span,
                         ));
                         self.detached.lock().unwrap_or_else(|p| p.into_inner()).push(handle);
                         return Ok(Before::Done(ActionOutput::new(json!({ "status": "running", "run_id": id }))));
                     }
-                    let report = tracing::Instrument::instrument(self.drive(&id, child.as_mut(), next, first, models), span).await?;
+                    let report = tracing::Instrument::instrument(self.drive(&id, &fence, child.as_mut(), next, first, models), span).await?;
                     Some((report.run_id, report.status, report.reason))
                 }
             };

@@ -11,7 +11,8 @@ use crate::audit;
 use crate::engine::{Engine, Next};
 use crate::human::now_ms;
 use crate::models::RunModels;
-use crate::store::{Control, LeaseOwner, LeaseResult, NewRun, RunRecord, RunStatus, StepEnd, StepOutcome, StepStart, Store, StoreError};
+use crate::secrets;
+use crate::store::{Control, Fence, LeaseOwner, LeaseResult, NewRun, RunRecord, RunStatus, StepEnd, StepOutcome, StepStart, Store, StoreError};
 use serde_json::{json, Value};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -21,14 +22,18 @@ use tracing::Instrument;
 use workflow_core::ir::{Outcome, Target, WorkflowIr};
 
 mod child;
+mod commands;
+pub mod definition;
 mod model_actions;
 mod options;
 mod people;
 mod step;
+mod stop;
 mod watch;
 
 pub use options::*;
 use step::{assign_all, handled_exit_codes, over_budget};
+pub use stop::Stopped;
 
 /// Starts and resumes runs against one store.
 pub struct Executor<S: Store> {
@@ -44,6 +49,10 @@ pub struct Executor<S: Store> {
     terminal_closed: Arc<AtomicBool>,
     /// Child runs started by `run-workflow` with `wait: false`, driven beside their parent.
     detached: Arc<std::sync::Mutex<Vec<Detached>>>,
+    /// Permissions a person granted at this process's terminal (snapshot and notify commands).
+    granted: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
+    /// Password answers by run and step execution: in memory only, never stored.
+    passwords: Arc<std::sync::Mutex<std::collections::HashMap<(String, u64), crate::human::Answer>>>,
 }
 
 /// A child run driven on its own task.
@@ -52,6 +61,11 @@ type Detached = tokio::task::JoinHandle<Result<RunReport, RunError>>;
 impl<S: Store> Executor<S> {
     /// An executor over `store` running `actions`.
     pub fn new(store: Arc<S>, actions: Actions, options: ExecutorOptions) -> Executor<S> {
+        // The secrets of the environment are masked in everything the runs store and report.
+        let key_vars: Vec<String> = options.models.iter().flat_map(|m| m.config().providers.values().filter_map(|p| p.api_key_env.clone())).collect();
+        for warning in secrets::register_environment(key_vars.iter().map(String::as_str)) {
+            tracing::warn!("{warning}");
+        }
         let owner = LeaseOwner { id: uuid::Uuid::now_v7().to_string(), pid: std::process::id(), host: host_name() };
         Executor {
             store,
@@ -62,6 +76,8 @@ impl<S: Store> Executor<S> {
             terminal_turn: Arc::default(),
             terminal_closed: Arc::default(),
             detached: Arc::default(),
+            granted: Arc::default(),
+            passwords: Arc::default(),
         }
     }
 
@@ -70,13 +86,20 @@ impl<S: Store> Executor<S> {
         &self.store
     }
 
+    /// Records the run's status, the secrets it knows masked in the reason and the audit output.
+    async fn record_status(&self, run_id: &str, fence: &Fence, status: RunStatus, reason: Option<String>, output: Option<Value>) -> Result<(), StoreError> {
+        let reason = reason.map(|r| secrets::mask(&r).into_owned());
+        let output = output.map(|o| secrets::mask_json(&o));
+        self.store.set_status(run_id, fence, status, reason, output).await
+    }
+
     /// Starts a new run of the engine's workflow and drives it until it ends,
     /// pauses or waits. Measures the `snapshot:` metrics first and records the
     /// audit input (DESIGN.md §5).
     pub async fn start(&self, mut engine: Box<dyn Engine>, start: StartOptions) -> Result<RunReport, RunError> {
-        let (run_id, next, first, run) = self.create(engine.as_mut(), start).await?;
+        let (run_id, next, first, run, fence) = self.create(engine.as_mut(), start).await?;
         let span = tracing::info_span!("run", run = %run_id, workflow = %engine.ir().name);
-        let report = self.drive(&run_id, engine.as_mut(), next, first, run).instrument(span).await?;
+        let report = self.drive(&run_id, &fence, engine.as_mut(), next, first, run).instrument(span).await?;
         Ok(self.join_detached(report).await)
     }
 
@@ -108,11 +131,13 @@ impl<S: Store> Executor<S> {
             terminal_turn: self.terminal_turn.clone(),
             terminal_closed: self.terminal_closed.clone(),
             detached: self.detached.clone(),
+            granted: self.granted.clone(),
+            passwords: self.passwords.clone(),
         }
     }
 
-    /// Records a new run (before-snapshot, audit input, first step started) without driving it.
-    async fn create(&self, engine: &mut dyn Engine, start: StartOptions) -> Result<(String, Next, Option<StepStart>, RunModels), RunError> {
+    /// Records a new run (before-snapshot, audit input, first step started) without driving it; returns the lease to drive it under.
+    async fn create(&self, engine: &mut dyn Engine, start: StartOptions) -> Result<(String, Next, Option<StepStart>, RunModels, Fence), RunError> {
         let run_id = uuid::Uuid::now_v7().to_string();
         let ir = engine.ir().clone();
         engine.set_run(crate::machine::RunFacts::new(&run_id, &ir.name, start.parent_run_id.as_deref()));
@@ -128,7 +153,8 @@ impl<S: Store> Executor<S> {
             run.model = starting.clone();
             run.original = starting;
         }
-        let (before, mut metric_errors) = audit::take_snapshot(&ir.snapshot, &self.options.cwd).await;
+        let refused = self.snapshot_refusals(&ir, &run_id).await;
+        let (before, mut metric_errors) = audit::take_snapshot_refusing(&ir.snapshot, &self.options.cwd, audit::DEFAULT_METRIC_TIMEOUT, &refused).await;
         let variables = engine.variables();
         let (expected, expect_errors) = audit::expected_work(&ir.expect, &before, &variables);
         metric_errors.extend(expect_errors);
@@ -157,15 +183,15 @@ impl<S: Store> Executor<S> {
             parent_run_id: start.parent_run_id.clone(),
             cwd: Some(self.options.cwd.display().to_string()),
             source: start.source.as_ref().map(|p| p.display().to_string()),
-            input,
-            state: run.merge_into(engine.state()),
+            input: secrets::mask_json(&input),
+            state: secrets::mask_json(&run.merge_into(engine.state())),
             target: next.target(),
             first: first.clone(),
             owner: self.owner.clone(),
             lease_ms: self.options.lease_ms,
         };
-        self.store.create_run(new).await?;
-        Ok((run_id, next, first, run))
+        let fence = self.store.create_run(new).await?;
+        Ok((run_id, next, first, run, fence))
     }
 
     /// Ends a run that nobody drives (paused, failed, waiting, or whose driver
@@ -175,12 +201,17 @@ impl<S: Store> Executor<S> {
         if !record.status.is_resumable() {
             return Err(RunError::Finished { run: record.id, status: record.status.as_str() });
         }
-        if let LeaseResult::HeldBy(lease) = self.store.acquire_lease(run_id, &self.owner, self.options.lease_ms)? {
-            return Err(RunError::Busy { run: record.id, pid: lease.owner.pid, host: lease.owner.host, until: lease.until_ms });
-        }
+        let fence = match self.store.acquire_lease(run_id, &self.owner, self.options.lease_ms)? {
+            LeaseResult::Acquired(fence) => fence,
+            LeaseResult::HeldBy(lease) => {
+                return Err(RunError::Busy { run: record.id, pid: lease.owner.pid, host: lease.owner.host, until: lease.until_ms });
+            }
+        };
+        // What a killed driver left of its step (should its watcher have died too) ends with the run.
+        self.end_leftovers(run_id)?;
         engine.restore(&record.state).map_err(|message| RunError::State { run: record.id.clone(), message })?;
         let run = RunModels::from_state(&record.state);
-        self.finish(run_id, engine.as_ref(), &run, RunStatus::Cancelled, Some(reason), Vec::new()).await
+        self.finish(run_id, &fence, engine.as_ref(), &run, RunStatus::Cancelled, Some(reason), Vec::new()).await
     }
 
     /// Resumes run `run_id` (paused, failed, interrupted or waiting) with the engine of its workflow.
@@ -193,14 +224,17 @@ impl<S: Store> Executor<S> {
         if record.definition_hash != ir.hash && !options.force {
             return Err(RunError::DefinitionChanged { run: record.id, workflow: record.workflow, old: short(&record.definition_hash), new: short(&ir.hash) });
         }
-        match self.store.acquire_lease(run_id, &self.owner, self.options.lease_ms)? {
-            LeaseResult::Acquired => {}
+        let fence = match self.store.acquire_lease(run_id, &self.owner, self.options.lease_ms)? {
+            LeaseResult::Acquired(fence) => fence,
             LeaseResult::HeldBy(lease) => {
                 return Err(RunError::Busy { run: record.id, pid: lease.owner.pid, host: lease.owner.host, until: lease.until_ms });
             }
-        }
+        };
         engine.restore(&record.state).map_err(|message| RunError::State { run: record.id.clone(), message })?;
         engine.set_run(crate::machine::RunFacts::new(&record.id, &record.workflow, record.parent_run_id.as_deref()));
+        for (seq, answer) in &options.passwords.0 {
+            self.keep_password(run_id, *seq, answer.clone());
+        }
         let span = tracing::info_span!("run", run = %record.id, workflow = %ir.name);
         // Steps go on in the directory the run started in, unless told otherwise.
         let cwd = options.cwd.clone().or_else(|| record.cwd.clone().map(PathBuf::from)).unwrap_or_else(|| self.options.cwd.clone());
@@ -213,12 +247,14 @@ impl<S: Store> Executor<S> {
             terminal_turn: self.terminal_turn.clone(),
             terminal_closed: self.terminal_closed.clone(),
             detached: self.detached.clone(),
+            granted: self.granted.clone(),
+            passwords: self.passwords.clone(),
         };
-        let report = here.continue_run(record, engine, options).instrument(span).await?;
+        let report = here.continue_run(record, &fence, engine, options).instrument(span).await?;
         Ok(self.join_detached(report).await)
     }
 
-    async fn continue_run(&self, record: RunRecord, mut engine: Box<dyn Engine>, options: ResumeOptions) -> Result<RunReport, RunError> {
+    async fn continue_run(&self, record: RunRecord, fence: &Fence, mut engine: Box<dyn Engine>, options: ResumeOptions) -> Result<RunReport, RunError> {
         let run_id = record.id.clone();
         let ir = engine.ir().clone();
         // The run's model and conversation go on where they stopped.
@@ -229,6 +265,10 @@ impl<S: Store> Executor<S> {
                 run.model = starting.clone();
                 run.original = starting;
             }
+        }
+        // Passwords are never stored: the ones later steps may use are asked again.
+        if let Some(waiting) = self.reask_passwords(&run_id, fence, engine.as_mut()).await? {
+            return Ok(waiting);
         }
         let remap = |step: usize, step_id: &str| -> Result<usize, RunError> {
             // Under --force the definition may have moved steps: follow the id.
@@ -251,7 +291,7 @@ impl<S: Store> Executor<S> {
             let decision = if ir.steps[step].idempotent || asked { Some(Interrupted::Retry) } else { options.interrupted };
             return match decision {
                 // At-least-once: the interrupted step runs again under its open execution.
-                Some(Interrupted::Retry) => self.drive(&run_id, engine.as_mut(), Next::Step(step), Some(open), run).await,
+                Some(Interrupted::Retry) => self.drive(&run_id, fence, engine.as_mut(), Next::Step(step), Some(open), run).await,
                 Some(choice @ (Interrupted::Skip | Interrupted::Fail)) => {
                     let (outcome, stored) =
                         if choice == Interrupted::Skip { (Outcome::Success, StepOutcome::Skipped) } else { (Outcome::Error, StepOutcome::Failed) };
@@ -269,15 +309,15 @@ impl<S: Store> Executor<S> {
                         target: next.target(),
                         next: next_start.clone(),
                     };
-                    self.store.end_step(&run_id, &self.owner.id, end).await?;
-                    self.drive(&run_id, engine.as_mut(), next, next_start, run).await
+                    self.store.end_step(&run_id, fence, end).await?;
+                    self.drive(&run_id, fence, engine.as_mut(), next, next_start, run).await
                 }
                 None => {
                     let reason = format!(
                         "step `{}` was interrupted and is not idempotent (it may have done part of its work): resume with --retry-interrupted, --skip-interrupted or --fail-interrupted",
                         open.step_id
                     );
-                    self.store.set_status(&run_id, &self.owner.id, RunStatus::Waiting, Some(reason.clone()), None).await?;
+                    self.record_status(&run_id, fence, RunStatus::Waiting, Some(reason.clone()), None).await?;
                     Ok(RunReport { run_id, status: RunStatus::Waiting, reason: Some(reason), trace: Vec::new(), children: Vec::new() })
                 }
             };
@@ -293,9 +333,9 @@ impl<S: Store> Executor<S> {
         };
         let first = self.next_start(&ir, &next, record.next_seq);
         if let Some(start) = &first {
-            self.store.start_step(&run_id, &self.owner.id, start.clone()).await?;
+            self.store.start_step(&run_id, fence, start.clone()).await?;
         }
-        self.drive(&run_id, engine.as_mut(), next, first, run).await
+        self.drive(&run_id, fence, engine.as_mut(), next, first, run).await
     }
 
     /// The definition as JSON text, serialized once per definition (a run
@@ -317,6 +357,7 @@ impl<S: Store> Executor<S> {
     async fn drive(
         &self,
         run_id: &str,
+        fence: &Fence,
         engine: &mut dyn Engine,
         mut next: Next,
         mut open: Option<StepStart>,
@@ -325,15 +366,15 @@ impl<S: Store> Executor<S> {
         let ir = engine.ir().clone();
         let durable = self.store.is_durable();
         let lease_lost = Arc::new(AtomicBool::new(false));
-        let _renewal = self.keep_lease(run_id, lease_lost.clone());
+        let _renewal = self.keep_lease(run_id, fence, lease_lost.clone());
         let handled_exit_codes = handled_exit_codes(&ir);
         let people_steps = self.people_steps(&ir);
         let mut trace = Vec::new();
         loop {
             let step = match &next {
                 Next::Step(step) => *step,
-                Next::Complete => return self.finish(run_id, &*engine, &run, RunStatus::Completed, None, trace).await,
-                Next::Fail(reason) => return self.finish(run_id, &*engine, &run, RunStatus::Failed, Some(reason.clone()), trace).await,
+                Next::Complete => return self.finish(run_id, fence, &*engine, &run, RunStatus::Completed, None, trace).await,
+                Next::Fail(reason) => return self.finish(run_id, fence, &*engine, &run, RunStatus::Failed, Some(reason.clone()), trace).await,
             };
             let start = open.take().expect("a step is always started before it runs");
             let ir_step = &ir.steps[step];
@@ -341,7 +382,7 @@ impl<S: Store> Executor<S> {
             let began = Instant::now();
             let span = tracing::info_span!("step", step = %ir_step.id, seq = start.seq);
             let before = if people_steps[step] {
-                match self.before_phase(run_id, &*engine, step, start.seq, &run, &trace, span.clone()).await? {
+                match self.before_phase(run_id, fence, &*engine, step, start.seq, &run, &trace, span.clone()).await? {
                     Ok(before) => before,
                     Err(stopped) => return Ok(stopped),
                 }
@@ -360,11 +401,11 @@ impl<S: Store> Executor<S> {
                         });
                     }
                     let running = self.run_step(run_id, engine, step, handled_exit_codes.contains(&step), &run).instrument(span);
-                    match self.watch_step(run_id, start.seq, running).await? {
+                    match self.watch_step(run_id, fence, start.seq, running).await? {
                         watch::Watched::Done(result) => result,
                         watch::Watched::Interrupted(control) => {
                             // Boxed: rare, and its future would otherwise enlarge every run's.
-                            return Box::pin(self.interrupted(run_id, &*engine, &run, (step, start.seq, began), control, trace)).await;
+                            return Box::pin(self.interrupted((run_id, fence), &*engine, &run, (step, start.seq, began), control, trace)).await;
                         }
                     }
                 }
@@ -384,6 +425,9 @@ impl<S: Store> Executor<S> {
                 },
                 (Err(failure), attempts) => (Outcome::Error, failure.output, Some(failure.message), attempts),
             };
+            // What a step printed or said may hold a secret: the run goes on with it masked.
+            let output = secrets::mask_json(&output);
+            let error = error.map(|e| secrets::mask(&e).into_owned());
             if let Some(e) = &error {
                 tracing::warn!(step = %ir_step.id, error = %e, "step failed");
             }
@@ -420,24 +464,24 @@ impl<S: Store> Executor<S> {
                 error,
                 attempts,
                 duration_ms,
-                state: durable.then(|| run.merge_into(engine.state())),
+                state: durable.then(|| secrets::mask_json(&run.merge_into(engine.state()))),
                 target: next.target(),
                 next: next_start.clone(),
             };
-            let control = self.store.end_step(run_id, &self.owner.id, end).await?;
+            let control = self.store.end_step(run_id, fence, end).await?;
             open = next_start;
             if lease_lost.load(Ordering::Relaxed) {
                 return Err(StoreError::LeaseLost { run: run_id.to_string(), detail: "the lease could not be renewed".to_string() }.into());
             }
             // Over budget: the run pauses before its next step (raise the budget in the workflow and resume with --force).
             if let (Next::Step(_), Some(reason)) = (&next, over_budget(&ir, &run)) {
-                self.store.set_status(run_id, &self.owner.id, RunStatus::Paused, Some(reason.clone()), None).await?;
+                self.record_status(run_id, fence, RunStatus::Paused, Some(reason.clone()), None).await?;
                 return Ok(RunReport { run_id: run_id.to_string(), status: RunStatus::Paused, reason: Some(reason), trace, children: Vec::new() });
             }
             match control {
                 Control::None => {}
                 Control::Pause | Control::PauseNow if matches!(next, Next::Step(_)) => {
-                    self.store.set_status(run_id, &self.owner.id, RunStatus::Paused, Some("paused on request".to_string()), None).await?;
+                    self.record_status(run_id, fence, RunStatus::Paused, Some("paused on request".to_string()), None).await?;
                     return Ok(RunReport {
                         run_id: run_id.to_string(),
                         status: RunStatus::Paused,
@@ -447,7 +491,7 @@ impl<S: Store> Executor<S> {
                     });
                 }
                 Control::Cancel | Control::CancelNow => {
-                    return self.finish(run_id, &*engine, &run, RunStatus::Cancelled, Some("cancelled on request".to_string()), trace).await
+                    return self.finish(run_id, fence, &*engine, &run, RunStatus::Cancelled, Some("cancelled on request".to_string()), trace).await
                 }
                 Control::Pause | Control::PauseNow => {}
             }
@@ -457,9 +501,11 @@ impl<S: Store> Executor<S> {
     /// Ends a run: measures the metrics again, compares expected and actual
     /// work, writes the audit output, then starts the `on-completion` runs whose
     /// condition holds.
+    #[allow(clippy::too_many_arguments)]
     fn finish<'a>(
         &'a self,
         run_id: &'a str,
+        fence: &'a Fence,
         engine: &'a dyn Engine,
         run: &'a RunModels,
         status: RunStatus,
@@ -467,11 +513,13 @@ impl<S: Store> Executor<S> {
         trace: Vec<String>,
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<RunReport, RunError>> + Send + 'a>> {
         Box::pin(async move {
+            let reason = reason.map(|r| secrets::mask(&r).into_owned());
             let ir = engine.ir().clone();
             let record = self.store.load_run(run_id)?.ok_or_else(|| StoreError::RunNotFound(run_id.to_string()))?;
             let snapshot_of = |key: &str| record.input.get(key).and_then(Value::as_object).cloned().unwrap_or_default();
             let (before, expected) = (snapshot_of("state_snapshot"), snapshot_of("expected_work"));
-            let (after, mut errors) = audit::take_snapshot(&ir.snapshot, &self.options.cwd).await;
+            let refused = self.snapshot_refusals(&ir, run_id).await;
+            let (after, mut errors) = audit::take_snapshot_refusing(&ir.snapshot, &self.options.cwd, audit::DEFAULT_METRIC_TIMEOUT, &refused).await;
             // A metric the before-snapshot could not measure has no delta either.
             errors.extend(
                 before
@@ -525,18 +573,20 @@ impl<S: Store> Executor<S> {
                         None => {
                             let start =
                                 StartOptions { triggered_by: format!("on-completion:{}", ir.name), parent_run_id: Some(run_id.to_string()), source: None };
-                            let (id, next, first, child_run) = self.create(child_engine.as_mut(), start).await?;
-                            children.push((id, child_engine, Some((next, first, child_run))));
+                            let (id, next, first, child_run, child_fence) = self.create(child_engine.as_mut(), start).await?;
+                            children.push((id, child_engine, Some((next, first, child_run, child_fence))));
                         }
                     }
                 }
             }
-            self.store.set_status(run_id, &self.owner.id, status, reason.clone(), Some(output)).await?;
+            self.record_status(run_id, fence, status, reason.clone(), Some(output)).await?;
             let mut report = RunReport { run_id: run_id.to_string(), status, reason, trace, children: Vec::new() };
             for (id, mut child_engine, fresh) in children {
                 let span = tracing::info_span!("run", run = %id, workflow = %child_engine.ir().name);
                 let child = match fresh {
-                    Some((next, first, child_run)) => self.drive(&id, child_engine.as_mut(), next, first, child_run).instrument(span).await,
+                    Some((next, first, child_run, child_fence)) => {
+                        self.drive(&id, &child_fence, child_engine.as_mut(), next, first, child_run).instrument(span).await
+                    }
                     None => match self.resume(&id, child_engine, ResumeOptions::default()).await {
                         Err(RunError::Finished { .. }) => continue,
                         other => other,
@@ -549,10 +599,10 @@ impl<S: Store> Executor<S> {
     }
 
     /// Renews the lease at a third of its length until dropped; flags a lost lease.
-    fn keep_lease(&self, run_id: &str, lost: Arc<AtomicBool>) -> LeaseRenewal {
+    fn keep_lease(&self, run_id: &str, fence: &Fence, lost: Arc<AtomicBool>) -> LeaseRenewal {
         let store = self.store.clone();
         let run = run_id.to_string();
-        let owner = self.owner.id.clone();
+        let owner = fence.clone();
         let ttl = self.options.lease_ms;
         let handle = tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_millis((ttl / 3).max(1)));
@@ -571,8 +621,8 @@ impl<S: Store> Executor<S> {
     }
 }
 
-/// An `on-completion` run to drive: its id, its engine, and where a new one starts (`None`: it existed, resume it).
-type Child = (String, Box<dyn Engine>, Option<(Next, Option<StepStart>, RunModels)>);
+/// An `on-completion` run to drive: its id, its engine, and where a new one starts and under which lease (`None`: it existed, resume it).
+type Child = (String, Box<dyn Engine>, Option<(Next, Option<StepStart>, RunModels, Fence)>);
 
 /// Stops renewing a lease when dropped.
 struct LeaseRenewal(tokio::task::JoinHandle<()>);

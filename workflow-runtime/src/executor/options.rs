@@ -77,6 +77,8 @@ pub struct ExecutorOptions {
     pub answer_poll: Option<std::time::Duration>,
     /// Where pull requests live (`None`: from the environment, see [`crate::github::GitHubSettings::from_env`]).
     pub github: Option<crate::github::GitHubSettings>,
+    /// Where `workflow serve` is reached (`--public-url`): gate notifications link to the run's page there.
+    pub public_url: Option<String>,
 }
 
 /// One piece of a streamed answer.
@@ -110,6 +112,7 @@ impl Default for ExecutorOptions {
             consent: crate::permissions::Consent::default(),
             answer_poll: None,
             github: None,
+            public_url: None,
         }
     }
 }
@@ -161,6 +164,19 @@ pub struct ResumeOptions {
     pub interrupted: Option<Interrupted>,
     /// Where the remaining steps run (default: where the run started).
     pub cwd: Option<PathBuf>,
+    /// Answers to the run's password prompts, kept in memory only (a password is never stored).
+    pub passwords: PasswordAnswers,
+}
+
+/// Answers to password prompts by the step execution (`seq`) that asked: held
+/// in memory for the steps that use them, never stored, never shown by `Debug`.
+#[derive(Clone, Default)]
+pub struct PasswordAnswers(pub Vec<(u64, crate::human::Answer)>);
+
+impl std::fmt::Debug for PasswordAnswers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "PasswordAnswers({} [redacted])", self.0.len())
+    }
 }
 
 /// Where a run stands when the executor returns.

@@ -13,7 +13,7 @@ use crate::interpolate::{render, step_params};
 use crate::models::RunModels;
 use crate::permissions::Decision;
 use crate::store::Store;
-use crate::store::{Control, RunStatus};
+use crate::store::{Control, Fence, RunStatus};
 use serde_json::{json, Map, Value};
 use tracing::Instrument;
 use workflow_core::ir::StepIr;
@@ -72,17 +72,16 @@ impl<S: Store> Executor<S> {
             workflow: ir.name.clone(),
             step_id: ir_step.id.clone(),
             seq,
-            message,
+            message: crate::secrets::mask(&message).into_owned(),
             input: None,
             permission: None,
             approvers: Vec::new(),
+            measured: None,
         };
         if needs_consent {
             let permission = permission(ir_step, &params, &self.options.cwd).await;
             match self.options.consent.decide(&permission) {
-                Decision::Denied(pattern) => {
-                    return Ok(Before::Fail(ActionFailure::new(format!("denied: `{permission}` matches the deny pattern `{pattern}` of the config"))));
-                }
+                Decision::Denied(why) => return Ok(Before::Fail(ActionFailure::new(format!("denied: {why}")))),
                 Decision::Allowed(why) => tracing::info!(%permission, %why, "consent"),
                 // Consent a person gave in this run covers the same permission later in it (a loop asks once).
                 Decision::Ask if self.consented(run_id, &permission)? => tracing::info!(%permission, "consent given earlier in this run"),
@@ -110,10 +109,15 @@ impl<S: Store> Executor<S> {
         match ir_step.action.as_str() {
             "approval-gate" if builtin => {
                 let message = params.get("message").and_then(Value::as_str).unwrap_or("approve?").to_string();
-                let question = Request { approvers: text_list(params.get("approvers")), ..request(RequestKind::Gate, message) };
+                let mut question = Request { approvers: text_list(params.get("approvers")), ..request(RequestKind::Gate, message) };
+                // Asked for the first time: what the run changed so far goes with the question (and its notifications).
+                let asked_before = self.store.questions(run_id)?.iter().any(|q| q.request.seq == seq && q.request.kind == RequestKind::Gate);
+                if !asked_before && !ir.snapshot.is_empty() {
+                    question.measured = Some(self.measure_so_far(run_id, ir).await?);
+                }
                 if self.store.ask(&question)? {
-                    let targets = text_list(params.get("notify"));
-                    let problems = notify::notify_all(&targets, &question, &self.options.cwd).await;
+                    let targets = self.notify_targets(engine, step, &question).await;
+                    let problems = notify::notify_all(&targets, &question, &self.options.cwd, self.options.public_url.as_deref()).await;
                     for problem in problems {
                         tracing::warn!(%problem, "notify");
                     }
@@ -167,7 +171,7 @@ impl<S: Store> Executor<S> {
                     Reply::Unanswered => {
                         let program = crate::human::program_name();
                         let how = if spec.input_type == InputType::Password {
-                            format!("`{program} answer {run_id}` (asked at the terminal, not shown)")
+                            format!("`{program} answer {run_id}` (typed at the terminal, unseen, or read from standard input; never on the command line)")
                         } else {
                             format!("`{program} answer {run_id} VALUE`")
                         };
@@ -189,23 +193,25 @@ impl<S: Store> Executor<S> {
     /// an earlier ask), else the terminal's (stored now) when the run may ask there.
     async fn reply(&self, question: &Request, interactive: bool) -> Result<Reply, crate::store::StoreError> {
         self.store.ask(question)?;
-        if let Some(answer) = self.stored_answer(question)? {
+        // A password's answer lives in this process's memory only; its stored answer has no value.
+        let password = question.asks_for_password();
+        let known = if password { self.password(&question.run_id, question.seq) } else { self.stored_answer(question)? };
+        if let Some(answer) = known {
+            if password {
+                self.store.answer(&question.run_id, question.seq, question.kind, &Answer { value: None, ..answer.clone() })?;
+            }
             return Ok(Reply::Given(answer));
         }
-        // A terminal whose person went away (end of input) is not asked again by this process.
-        let open = !self.terminal_closed.load(std::sync::atomic::Ordering::Relaxed);
-        let Some(terminal) = self.options.terminal.clone().filter(|_| interactive && open) else { return Ok(Reply::Unanswered) };
-        // One question at a time on one terminal, whatever number of runs are in flight.
-        let _turn = self.terminal_turn.lock().await;
-        let asked = {
-            let question = question.clone();
-            tokio::task::spawn_blocking(move || terminal.ask(&question)).await.unwrap_or(Asked::Closed)
-        };
-        match asked {
+        match self.ask_terminal(question, interactive).await {
             Asked::Answered(answer) => {
                 if !question.approvers.is_empty() && !question.approvers.contains(&answer.operator) {
                     tracing::warn!(operator = %answer.operator, approvers = ?question.approvers, "not an approver of this gate; the run waits for one");
                     return Ok(Reply::Unanswered);
+                }
+                if password {
+                    self.keep_password(&question.run_id, question.seq, answer.clone());
+                    self.store.answer(&question.run_id, question.seq, question.kind, &Answer { value: None, ..answer.clone() })?;
+                    return Ok(Reply::Given(answer));
                 }
                 if !self.store.answer(&question.run_id, question.seq, question.kind, &answer)? {
                     // Someone answered from another shell meanwhile: the first answer stands.
@@ -216,20 +222,110 @@ impl<S: Store> Executor<S> {
                 Ok(Reply::Given(answer))
             }
             Asked::TimedOut => Ok(Reply::TimedOut),
-            Asked::Closed => {
-                self.terminal_closed.store(true, std::sync::atomic::Ordering::Relaxed);
-                Ok(Reply::Unanswered)
-            }
+            Asked::Closed => Ok(Reply::Unanswered),
         }
     }
 
+    /// `question` put to the person at the terminal, when the run may ask there
+    /// (`Closed` when it may not, or the terminal went away).
+    pub(super) async fn ask_terminal(&self, question: &Request, interactive: bool) -> Asked {
+        // A terminal whose person went away (end of input) is not asked again by this process.
+        let open = !self.terminal_closed.load(std::sync::atomic::Ordering::Relaxed);
+        let Some(terminal) = self.options.terminal.clone().filter(|_| interactive && open) else { return Asked::Closed };
+        // One question at a time on one terminal, whatever number of runs are in flight.
+        let _turn = self.terminal_turn.lock().await;
+        let asked = {
+            let question = question.clone();
+            tokio::task::spawn_blocking(move || terminal.ask(&question)).await.unwrap_or(Asked::Closed)
+        };
+        if asked == Asked::Closed {
+            self.terminal_closed.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+        asked
+    }
+
+    /// The run's metrics measured now, against the before-snapshot and the expected work.
+    async fn measure_so_far(&self, run_id: &str, ir: &WorkflowIr) -> Result<Value, crate::store::StoreError> {
+        let record = self.store.load_run(run_id)?;
+        let snapshot_of = |key: &str| record.as_ref().and_then(|r| r.input.get(key)).and_then(Value::as_object).cloned().unwrap_or_default();
+        let (before, expected) = (snapshot_of("state_snapshot"), snapshot_of("expected_work"));
+        // Metric commands go through consent here too, as before and after the run.
+        let refused = self.snapshot_refusals(ir, run_id).await;
+        let (now, errors) = crate::audit::take_snapshot_refusing(&ir.snapshot, &self.options.cwd, crate::audit::DEFAULT_METRIC_TIMEOUT, &refused).await;
+        let delta = crate::audit::delta(&before, &now);
+        let anomalies = crate::audit::anomalies(&expected, &delta, &errors);
+        Ok(json!({ "state_now": now, "delta": delta, "anomalies": anomalies, "measured_at_ms": crate::human::now_ms() }))
+    }
+
     /// Whether a person already consented to `permission` in this run.
-    fn consented(&self, run_id: &str, permission: &str) -> Result<bool, crate::store::StoreError> {
+    pub(super) fn consented(&self, run_id: &str, permission: &str) -> Result<bool, crate::store::StoreError> {
         Ok(self.store.questions(run_id)?.iter().any(|q| {
             q.request.kind == RequestKind::Consent
                 && q.request.permission.as_deref() == Some(permission)
                 && q.answer.as_ref().is_some_and(|a| a.approved == Some(true))
         }))
+    }
+
+    /// Keeps a password answer in memory for the steps of this run (and masks it from now on).
+    pub(super) fn keep_password(&self, run_id: &str, seq: u64, answer: Answer) {
+        if let Some(Value::String(value)) = &answer.value {
+            crate::secrets::register_password(value);
+        }
+        self.passwords.lock().unwrap_or_else(|p| p.into_inner()).insert((run_id.to_string(), seq), answer);
+    }
+
+    /// The password answer this process holds for step execution `seq` of the run.
+    fn password(&self, run_id: &str, seq: u64) -> Option<Answer> {
+        self.passwords.lock().unwrap_or_else(|p| p.into_inner()).get(&(run_id.to_string(), seq)).cloned()
+    }
+
+    /// On resume: every password a completed prompt of the run was given is
+    /// asked again (it was never stored) and put back where the run keeps it.
+    /// `Some` with the report of a run that now waits for one.
+    pub(super) async fn reask_passwords(&self, run_id: &str, fence: &Fence, engine: &mut dyn Engine) -> Result<Option<RunReport>, RunError> {
+        let questions = self.store.questions(run_id)?;
+        let asked: Vec<Request> = questions.into_iter().filter(|q| q.request.asks_for_password() && q.answer.is_some()).map(|q| q.request).collect();
+        if asked.is_empty() {
+            return Ok(None);
+        }
+        let events = self.store.events(run_id)?;
+        let ir = engine.ir().clone();
+        for question in asked {
+            let completed = events.iter().any(|e| e.seq == question.seq && e.outcome == Some(crate::store::StepOutcome::Completed));
+            let Some(step) = ir.steps.iter().position(|s| s.id == question.step_id).filter(|_| completed) else { continue };
+            match self.reply(&question, ir.interactive).await? {
+                Reply::Given(answer) => {
+                    let value = answer.value.unwrap_or(Value::Null);
+                    let mut state = engine.state();
+                    if let Some(output) = state.pointer_mut(&format!("/outputs/{}", question.step_id)).filter(|o| o.is_object()) {
+                        output["value"] = value.clone();
+                        engine.restore(&state).map_err(|message| RunError::State { run: run_id.to_string(), message })?;
+                    }
+                    if let Some(var) = ir.steps[step].writes.and_then(|i| ir.variables.get(i)) {
+                        engine
+                            .assign(&var.name, super::step::from_text(value, var.ty))
+                            .map_err(|message| RunError::State { run: run_id.to_string(), message })?;
+                    }
+                }
+                Reply::TimedOut | Reply::Unanswered => {
+                    let reason = format!(
+                        "step `{}` asked for a password, which is never stored, so the resumed run asks for it again: answer with `{} answer {run_id} --step {}` (typed at the terminal, or read from standard input)",
+                        question.step_id,
+                        crate::human::program_name(),
+                        question.step_id
+                    );
+                    self.record_status(run_id, fence, RunStatus::Waiting, Some(reason.clone()), None).await?;
+                    return Ok(Some(RunReport {
+                        run_id: run_id.to_string(),
+                        status: RunStatus::Waiting,
+                        reason: Some(reason),
+                        trace: Vec::new(),
+                        children: Vec::new(),
+                    }));
+                }
+            }
+        }
+        Ok(None)
     }
 
     fn stored_answer(&self, question: &Request) -> Result<Option<Answer>, crate::store::StoreError> {
@@ -264,6 +360,7 @@ impl<S: Store> Executor<S> {
     pub(super) fn before_phase<'a>(
         &'a self,
         run_id: &'a str,
+        fence: &'a Fence,
         engine: &'a dyn Engine,
         step: usize,
         seq: u64,
@@ -284,14 +381,14 @@ impl<S: Store> Executor<S> {
                     Before::Wait(question, reason) => match self.options.answer_poll.filter(|_| question.is_some()) {
                         // A long-lived driver keeps the run (and its lease) and looks for an answer from another shell.
                         Some(every) => {
-                            if let Some(stop) = self.stop_requested(run_id, engine, run, trace).await? {
+                            if let Some(stop) = self.stop_requested(run_id, fence, engine, run, trace).await? {
                                 return Ok(Err(stop));
                             }
                             tracing::debug!(step = %ir_step.id, "waiting for an answer");
                             tokio::time::sleep(every).await;
                         }
                         None => {
-                            self.store.set_status(run_id, &self.owner.id, RunStatus::Waiting, Some(reason.clone()), None).await?;
+                            self.record_status(run_id, fence, RunStatus::Waiting, Some(reason.clone()), None).await?;
                             let trace = trace.to_vec();
                             return Ok(Err(RunReport {
                                 run_id: run_id.to_string(),
@@ -309,17 +406,17 @@ impl<S: Store> Executor<S> {
     }
 
     /// While a driver waits for an answer: a pause or cancel asked from another process, honoured now.
-    async fn stop_requested(&self, run_id: &str, engine: &dyn Engine, run: &RunModels, trace: &[String]) -> Result<Option<RunReport>, RunError> {
+    async fn stop_requested(&self, run_id: &str, fence: &Fence, engine: &dyn Engine, run: &RunModels, trace: &[String]) -> Result<Option<RunReport>, RunError> {
         let control = self.store.pending_control(run_id)?;
         Ok(match control {
             Control::None => None,
             Control::Pause | Control::PauseNow => {
                 let reason = "paused on request".to_string();
-                self.store.set_status(run_id, &self.owner.id, RunStatus::Paused, Some(reason.clone()), None).await?;
+                self.record_status(run_id, fence, RunStatus::Paused, Some(reason.clone()), None).await?;
                 Some(RunReport { run_id: run_id.to_string(), status: RunStatus::Paused, reason: Some(reason), trace: trace.to_vec(), children: Vec::new() })
             }
             Control::Cancel | Control::CancelNow => {
-                Some(self.finish(run_id, engine, run, RunStatus::Cancelled, Some("cancelled on request".to_string()), trace.to_vec()).await?)
+                Some(self.finish(run_id, fence, engine, run, RunStatus::Cancelled, Some("cancelled on request".to_string()), trace.to_vec()).await?)
             }
         })
     }
@@ -353,7 +450,7 @@ pub async fn permission(ir_step: &StepIr, params: &Map<String, Value>, cwd: &std
 }
 
 /// A template as people write it: the IR's canonical `${var.x}` / `${step.id.f}` back to `${x}` / `${id.f}`.
-fn as_written(template: &str) -> String {
+pub(super) fn as_written(template: &str) -> String {
     template.replace("${var.", "${").replace("${step.", "${")
 }
 

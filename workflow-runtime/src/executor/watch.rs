@@ -11,7 +11,7 @@
 use super::{Executor, RunError, RunReport, StepReport};
 use crate::engine::Engine;
 use crate::models::RunModels;
-use crate::store::{Control, RunStatus, StepEnd, StepOutcome, StepProcess, Store, StoreError};
+use crate::store::{Control, Fence, RunStatus, StepEnd, StepOutcome, StepProcess, Store, StoreError};
 use serde_json::json;
 use std::future::Future;
 use std::pin::Pin;
@@ -35,12 +35,13 @@ pub(super) enum Watched<T> {
 type Recording<'a> = Pin<Box<dyn Future<Output = Result<(), StoreError>> + Send + 'a>>;
 
 pin_project_lite::pin_project! {
-    /// Runs step future `F` (execution `seq` of run `run_id`) to its end, unless a `--now` request interrupts it first.
+    /// Runs step future `F` (execution `seq` of run `run_id`, driven under `fence`) to its end, unless a `--now` request interrupts it first.
     pub(super) struct Watch<'a, S: Store, F> {
         #[pin]
         step: F,
         executor: &'a Executor<S>,
         run_id: &'a str,
+        fence: &'a Fence,
         seq: u64,
         // Made when the step first waits: a step that ends at once costs no timer.
         look: Option<Pin<Box<tokio::time::Sleep>>>,
@@ -49,9 +50,9 @@ pin_project_lite::pin_project! {
 }
 
 impl<S: Store> Executor<S> {
-    /// Watches `step`, execution `seq` of run `run_id`.
-    pub(super) fn watch_step<'a, F: Future>(&'a self, run_id: &'a str, seq: u64, step: F) -> Watch<'a, S, F> {
-        Watch { step, executor: self, run_id, seq, look: None, recording: None }
+    /// Watches `step`, execution `seq` of run `run_id`, driven under `fence`.
+    pub(super) fn watch_step<'a, F: Future>(&'a self, run_id: &'a str, fence: &'a Fence, seq: u64, step: F) -> Watch<'a, S, F> {
+        Watch { step, executor: self, run_id, fence, seq, look: None, recording: None }
     }
 }
 
@@ -65,7 +66,7 @@ impl<'a, S: Store, F: Future> Future for Watch<'a, S, F> {
             let executor = *this.executor;
             let process = StepProcess { seq: *this.seq, host: executor.owner.host.clone(), group };
             // A retry's group replaces the write of an earlier attempt's.
-            *this.recording = Some(Box::pin(executor.store.record_process(this.run_id, &executor.owner.id, process)));
+            *this.recording = Some(Box::pin(executor.store.record_process(this.run_id, this.fence, process)));
         }
         if let Some(recording) = this.recording {
             if let Poll::Ready(written) = recording.as_mut().poll(cx) {
@@ -97,7 +98,7 @@ impl<S: Store> Executor<S> {
     /// finishes as cancelled; paused, it stays open and runs again on resume.
     pub(super) async fn interrupted(
         &self,
-        run_id: &str,
+        (run_id, fence): (&str, &Fence),
         engine: &dyn Engine,
         run: &RunModels,
         (step, seq, began): (usize, u64, Instant),
@@ -107,7 +108,7 @@ impl<S: Store> Executor<S> {
         let step_id = &engine.ir().steps[step].id;
         if !control.is_cancel() {
             let reason = format!("paused on request, interrupting step `{step_id}` (it runs again on resume)");
-            self.store.set_status(run_id, &self.owner.id, RunStatus::Paused, Some(reason.clone()), None).await?;
+            self.record_status(run_id, fence, RunStatus::Paused, Some(reason.clone()), None).await?;
             return Ok(RunReport { run_id: run_id.to_string(), status: RunStatus::Paused, reason: Some(reason), trace, children: Vec::new() });
         }
         let error = "interrupted: the run was cancelled on request".to_string();
@@ -136,9 +137,9 @@ impl<S: Store> Executor<S> {
             target: Target::Step(step),
             next: None,
         };
-        self.store.end_step(run_id, &self.owner.id, end).await?;
+        self.store.end_step(run_id, fence, end).await?;
         let reason = format!("cancelled on request, interrupting step `{step_id}`");
-        self.finish(run_id, engine, run, RunStatus::Cancelled, Some(reason), trace).await
+        self.finish(run_id, fence, engine, run, RunStatus::Cancelled, Some(reason), trace).await
     }
 
     /// Before an interrupted step runs again: ends what its dead driver left

@@ -4,6 +4,7 @@
 //! and the run waits until `workflow approve|reject|answer RUN` records an
 //! [`Answer`] from any shell, then `resume` continues with it.
 
+pub mod answering;
 pub mod notify;
 pub mod terminal;
 
@@ -50,7 +51,7 @@ pub enum InputType {
     /// One line of text.
     #[default]
     Text,
-    /// One line, not echoed and never shown again (stored like any answer: see docs/runtime.md).
+    /// One line, not echoed, never shown and never stored (see docs/actions.md).
     Password,
     /// Yes or no (a bool).
     Confirm,
@@ -157,6 +158,17 @@ pub struct Request {
     /// For `Gate`: who may approve (empty: anyone).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub approvers: Vec<String>,
+    /// For `Gate`, in a workflow with `snapshot:` metrics: what the run has changed so far,
+    /// measured when the gate asked (`state_now`, `delta`, `anomalies`), so a person sees it beside the decision.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub measured: Option<Value>,
+}
+
+impl Request {
+    /// Whether it asks for a password, whose answer is never stored (kept in memory for the run's steps).
+    pub fn asks_for_password(&self) -> bool {
+        self.kind == RequestKind::Input && self.input.as_ref().is_some_and(|i| i.input_type == InputType::Password)
+    }
 }
 
 /// A person's answer to a [`Request`].

@@ -369,6 +369,7 @@ impl Unseen {
         unseen.local_modes.remove(LocalModes::ECHO | LocalModes::ICANON | LocalModes::ISIG);
         unseen.special_codes[SpecialCodeIndex::VMIN] = 1;
         unseen.special_codes[SpecialCodeIndex::VTIME] = 0;
+        restore_on_signal(Some((tty.try_clone()?, saved.clone())));
         let guard = Unseen { tty, saved };
         termios::tcsetattr(&guard.tty, OptionalActions::Now, &unseen)?;
         Ok(guard)
@@ -377,8 +378,34 @@ impl Unseen {
 
 impl Drop for Unseen {
     fn drop(&mut self) {
+        restore_on_signal(None);
         let _ = termios::tcsetattr(&self.tty, OptionalActions::Now, &self.saved);
     }
+}
+
+/// The terminal settings to put back if a signal ends the process while they are changed.
+static TO_RESTORE: Mutex<Option<(File, Termios)>> = Mutex::new(None);
+
+/// Sets what a terminating signal (TERM, HUP, INT, QUIT) puts back before the
+/// process ends as that signal's default would end it. The signals are watched
+/// from the first password prompt on, by a thread that then does what the
+/// default would (so a watched signal still ends the process). SIGKILL cannot
+/// be watched: after it, `stty echo` gives the echo back.
+fn restore_on_signal(settings: Option<(File, Termios)>) {
+    static WATCHING: std::sync::Once = std::sync::Once::new();
+    WATCHING.call_once(|| {
+        use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM};
+        let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGTERM, SIGHUP, SIGINT, SIGQUIT]) else { return };
+        std::thread::spawn(move || {
+            for signal in signals.forever() {
+                if let Some((tty, saved)) = TO_RESTORE.lock().unwrap_or_else(PoisonError::into_inner).take() {
+                    let _ = termios::tcsetattr(&tty, OptionalActions::Now, &saved);
+                }
+                let _ = signal_hook::low_level::emulate_default_handler(signal);
+            }
+        });
+    });
+    *TO_RESTORE.lock().unwrap_or_else(PoisonError::into_inner) = settings;
 }
 
 #[cfg(test)]

@@ -198,13 +198,11 @@ impl ApiKey {
         &self.0
     }
 
-    /// Replace any occurrence of the key in `text` (a provider may echo it in an error).
+    /// `text` with the key masked (a provider may echo it in an error): the
+    /// whole key and any long part of it, never single letters of a short key
+    /// (see [`crate::secrets`]).
     pub fn redact(&self, text: &str) -> String {
-        if self.0.is_empty() {
-            text.to_string()
-        } else {
-            text.replace(&self.0, "[redacted]")
-        }
+        crate::secrets::mask_values(text, &[&self.0]).into_owned()
     }
 }
 

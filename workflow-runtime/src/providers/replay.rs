@@ -283,10 +283,11 @@ impl RecordingProvider {
             request: RecordedRequest {
                 model: request.model.clone(),
                 hash: messages_hash(&request.messages),
-                last_message: last_user_message(request).to_string(),
+                // A cassette is a file people share: the secrets the run knows are masked in it.
+                last_message: crate::secrets::mask(last_user_message(request)).into_owned(),
             },
             response: RecordedResponse {
-                content: response.content.clone(),
+                content: crate::secrets::mask(&response.content).into_owned(),
                 usage: RecordedUsage { input_tokens: response.usage.input_tokens, output_tokens: response.usage.output_tokens },
                 model: response.model.clone(),
             },

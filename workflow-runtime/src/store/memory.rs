@@ -7,8 +7,8 @@
 //! the bottom of this file.
 
 use super::{
-    Control, Lease, LeaseOwner, LeaseResult, NewRun, Question, RunFilter, RunId, RunRecord, RunStatus, RunSummary, StepEnd, StepEvent, StepOutcome,
-    StepProcess, StepStart, Store, StoreError,
+    Control, Fence, Lease, LeaseOwner, LeaseResult, NewRun, Question, RunFilter, RunId, RunPageQuery, RunRecord, RunStatus, RunSummary, StepDurations, StepEnd,
+    StepEvent, StepOutcome, StepProcess, StepStart, Store, StoreError, TokenRecord,
 };
 use crate::human::{Answer, Request, RequestKind};
 use std::collections::HashMap;
@@ -21,6 +21,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 pub struct MemoryStore {
     runs: Mutex<HashMap<RunId, Run>>,
     questions: Mutex<Vec<Question>>,
+    tokens: Mutex<Vec<TokenRecord>>,
 }
 
 /// One run as the SQLite store keeps it: the record's `open` is left `None`
@@ -31,6 +32,8 @@ struct Run {
     record: RunRecord,
     definition: std::sync::Arc<str>,
     open_seq: Option<u64>,
+    /// The last lease acquisition's epoch (kept when the lease is released, so the next one is higher).
+    epoch: u64,
     events: Vec<Event>,
     /// The process group recorded for an execution (only the open one's is ever asked for).
     process: Option<StepProcess>,
@@ -79,15 +82,33 @@ impl MemoryStore {
         self.runs.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn create_now(&self, new: NewRun) -> Result<(), StoreError> {
+    /// The runs `keep` accepts, newest first (by creation time, then id).
+    fn summaries(&self, keep: impl Fn(&RunRecord) -> bool) -> Vec<RunSummary> {
+        let runs = self.lock();
+        let mut found: Vec<RunSummary> = runs
+            .values()
+            .map(|r| &r.record)
+            .filter(|r| keep(r))
+            .map(|r| RunSummary {
+                id: r.id.clone(),
+                workflow: r.workflow.clone(),
+                status: r.status,
+                parent_run_id: r.parent_run_id.clone(),
+                created_at_ms: r.created_at_ms,
+                finished_at_ms: r.finished_at_ms,
+            })
+            .collect();
+        found.sort_by(|a, b| (b.created_at_ms, &b.id).cmp(&(a.created_at_ms, &a.id)));
+        found
+    }
+
+    fn create_now(&self, new: NewRun) -> Result<Fence, StoreError> {
         let now = now_ms();
         let mut runs = self.lock();
         if runs.contains_key(&new.id) {
-            return Err(StoreError::Sqlite(rusqlite::Error::SqliteFailure(
-                rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY),
-                Some(format!("run {} already exists", new.id)),
-            )));
+            return Err(StoreError::RunExists(new.id));
         }
+        let fence = Fence { owner: new.owner.id.clone(), epoch: 1 };
         let open_seq = new.first.as_ref().map(|first| first.seq);
         let record = RunRecord {
             id: new.id.clone(),
@@ -106,21 +127,21 @@ impl MemoryStore {
             open: None,
             next_seq: open_seq.map_or(1, |seq| seq + 1),
             control: Control::None,
-            lease: Some(Lease { owner: new.owner, until_ms: now.saturating_add(new.lease_ms) }),
+            lease: Some(Lease { owner: new.owner, until_ms: now.saturating_add(new.lease_ms), epoch: 1 }),
             created_at_ms: now,
             updated_at_ms: now,
             finished_at_ms: None,
         };
         let events = new.first.into_iter().map(|first| Event::started(first, now)).collect();
-        runs.insert(new.id, Run { record, definition: new.definition, open_seq, events, process: None });
-        Ok(())
+        runs.insert(new.id, Run { record, definition: new.definition, open_seq, epoch: 1, events, process: None });
+        Ok(fence)
     }
 
-    fn start_now(&self, run: &str, owner: &str, start: StepStart) -> Result<(), StoreError> {
+    fn start_now(&self, run: &str, fence: &Fence, start: StepStart) -> Result<(), StoreError> {
         let now = now_ms();
         let mut runs = self.lock();
         let r = runs.get_mut(run).ok_or_else(|| StoreError::RunNotFound(run.to_owned()))?;
-        check_lease(run, r.record.lease.as_ref(), owner)?;
+        check_lease(run, r.record.lease.as_ref(), fence)?;
         if r.open_seq.is_some() {
             return Err(StoreError::NotOpen { run: run.to_owned(), seq: start.seq });
         }
@@ -135,11 +156,11 @@ impl MemoryStore {
         Ok(())
     }
 
-    fn end_now(&self, run: &str, owner: &str, end: StepEnd) -> Result<Control, StoreError> {
+    fn end_now(&self, run: &str, fence: &Fence, end: StepEnd) -> Result<Control, StoreError> {
         let now = now_ms();
         let mut runs = self.lock();
         let r = runs.get_mut(run).ok_or_else(|| StoreError::RunNotFound(run.to_owned()))?;
-        check_lease(run, r.record.lease.as_ref(), owner)?;
+        check_lease(run, r.record.lease.as_ref(), fence)?;
         let not_open = || StoreError::NotOpen { run: run.to_owned(), seq: end.seq };
         if r.open_seq != Some(end.seq) {
             return Err(not_open());
@@ -171,11 +192,11 @@ impl MemoryStore {
         Ok(r.record.control)
     }
 
-    fn status_now(&self, run: &str, owner: &str, status: RunStatus, reason: Option<String>, output: Option<serde_json::Value>) -> Result<(), StoreError> {
+    fn status_now(&self, run: &str, fence: &Fence, status: RunStatus, reason: Option<String>, output: Option<serde_json::Value>) -> Result<(), StoreError> {
         let now = now_ms();
         let mut runs = self.lock();
         let r = runs.get_mut(run).ok_or_else(|| StoreError::RunNotFound(run.to_owned()))?;
-        check_lease(run, r.record.lease.as_ref(), owner)?;
+        check_lease(run, r.record.lease.as_ref(), fence)?;
         let record = &mut r.record;
         record.status = status;
         record.reason = reason;
@@ -197,27 +218,27 @@ impl Store for MemoryStore {
         false
     }
 
-    fn create_run(&self, run: NewRun) -> impl Future<Output = Result<(), StoreError>> + Send {
+    fn create_run(&self, run: NewRun) -> impl Future<Output = Result<Fence, StoreError>> + Send {
         ready(self.create_now(run))
     }
 
-    fn start_step(&self, run: &str, owner: &str, start: StepStart) -> impl Future<Output = Result<(), StoreError>> + Send {
-        ready(self.start_now(run, owner, start))
+    fn start_step(&self, run: &str, fence: &Fence, start: StepStart) -> impl Future<Output = Result<(), StoreError>> + Send {
+        ready(self.start_now(run, fence, start))
     }
 
-    fn end_step(&self, run: &str, owner: &str, end: StepEnd) -> impl Future<Output = Result<Control, StoreError>> + Send {
-        ready(self.end_now(run, owner, end))
+    fn end_step(&self, run: &str, fence: &Fence, end: StepEnd) -> impl Future<Output = Result<Control, StoreError>> + Send {
+        ready(self.end_now(run, fence, end))
     }
 
     fn set_status(
         &self,
         run: &str,
-        owner: &str,
+        fence: &Fence,
         status: RunStatus,
         reason: Option<String>,
         output: Option<serde_json::Value>,
     ) -> impl Future<Output = Result<(), StoreError>> + Send {
-        ready(self.status_now(run, owner, status, reason, output))
+        ready(self.status_now(run, fence, status, reason, output))
     }
 
     fn acquire_lease(&self, run: &str, owner: &LeaseOwner, ttl_ms: u64) -> Result<LeaseResult, StoreError> {
@@ -229,17 +250,18 @@ impl Store for MemoryStore {
                 return Ok(LeaseResult::HeldBy(held.clone()));
             }
         }
-        r.record.lease = Some(Lease { owner: owner.clone(), until_ms: now.saturating_add(ttl_ms) });
+        r.epoch += 1;
+        r.record.lease = Some(Lease { owner: owner.clone(), until_ms: now.saturating_add(ttl_ms), epoch: r.epoch });
         r.record.updated_at_ms = now;
-        Ok(LeaseResult::Acquired)
+        Ok(LeaseResult::Acquired(Fence { owner: owner.id.clone(), epoch: r.epoch }))
     }
 
-    fn renew_lease(&self, run: &str, owner: &str, ttl_ms: u64) -> Result<bool, StoreError> {
+    fn renew_lease(&self, run: &str, fence: &Fence, ttl_ms: u64) -> Result<bool, StoreError> {
         let now = now_ms();
         let mut runs = self.lock();
         let r = runs.get_mut(run).ok_or_else(|| StoreError::RunNotFound(run.to_owned()))?;
         match &mut r.record.lease {
-            Some(lease) if lease.owner.id == owner => {
+            Some(lease) if holds(lease, fence) => {
                 lease.until_ms = now.saturating_add(ttl_ms);
                 Ok(true)
             }
@@ -255,11 +277,11 @@ impl Store for MemoryStore {
         Ok(())
     }
 
-    fn record_process(&self, run: &str, owner: &str, process: StepProcess) -> impl Future<Output = Result<(), StoreError>> + Send {
+    fn record_process(&self, run: &str, fence: &Fence, process: StepProcess) -> impl Future<Output = Result<(), StoreError>> + Send {
         let mut runs = self.lock();
         let recorded = match runs.get_mut(run) {
             None => Err(StoreError::RunNotFound(run.to_owned())),
-            Some(r) => check_lease(run, r.record.lease.as_ref(), owner).and_then(|()| {
+            Some(r) => check_lease(run, r.record.lease.as_ref(), fence).and_then(|()| {
                 if r.open_seq != Some(process.seq) {
                     return Err(StoreError::NotOpen { run: run.to_owned(), seq: process.seq });
                 }
@@ -297,24 +319,12 @@ impl Store for MemoryStore {
     }
 
     fn list_runs(&self, filter: &RunFilter) -> Result<Vec<RunSummary>, StoreError> {
-        let runs = self.lock();
-        let mut found: Vec<RunSummary> = runs
-            .values()
-            .map(|r| &r.record)
-            .filter(|r| filter.workflow.as_ref().is_none_or(|w| *w == r.workflow))
-            .filter(|r| filter.status.is_none_or(|s| s == r.status))
-            .filter(|r| filter.since_ms.is_none_or(|since| r.created_at_ms >= since))
-            .filter(|r| filter.until_ms.is_none_or(|until| r.created_at_ms < until))
-            .map(|r| RunSummary {
-                id: r.id.clone(),
-                workflow: r.workflow.clone(),
-                status: r.status,
-                parent_run_id: r.parent_run_id.clone(),
-                created_at_ms: r.created_at_ms,
-                finished_at_ms: r.finished_at_ms,
-            })
-            .collect();
-        found.sort_by(|a, b| (b.created_at_ms, &b.id).cmp(&(a.created_at_ms, &a.id)));
+        let mut found = self.summaries(|r| {
+            filter.workflow.as_ref().is_none_or(|w| *w == r.workflow)
+                && filter.status.is_none_or(|s| s == r.status)
+                && filter.since_ms.is_none_or(|since| r.created_at_ms >= since)
+                && filter.until_ms.is_none_or(|until| r.created_at_ms < until)
+        });
         found.truncate(filter.limit.unwrap_or(usize::MAX));
         Ok(found)
     }
@@ -378,6 +388,80 @@ impl Store for MemoryStore {
         let questions = self.questions.lock().unwrap_or_else(PoisonError::into_inner);
         Ok(questions.iter().filter(|q| q.request.run_id == run).cloned().collect())
     }
+
+    fn runs_page(&self, query: &RunPageQuery) -> Result<Vec<RunSummary>, StoreError> {
+        let mut found = self.summaries(|r| {
+            query.workflow.as_ref().is_none_or(|w| *w == r.workflow)
+                && query.status.is_none_or(|s| s == r.status)
+                && query.after.as_ref().is_none_or(|after| (r.created_at_ms, &r.id) < (after.created_at_ms, &after.id))
+        });
+        found.truncate(query.limit);
+        Ok(found)
+    }
+
+    fn child_runs(&self, run: &str) -> Result<Vec<RunSummary>, StoreError> {
+        let mut found = self.summaries(|r| r.parent_run_id.as_deref() == Some(run));
+        found.reverse();
+        Ok(found)
+    }
+
+    fn run_counts(&self) -> Result<Vec<(RunStatus, u64)>, StoreError> {
+        let mut counts: HashMap<RunStatus, u64> = HashMap::new();
+        for r in self.lock().values() {
+            *counts.entry(r.record.status).or_default() += 1;
+        }
+        let mut counts: Vec<(RunStatus, u64)> = counts.into_iter().collect();
+        counts.sort_by_key(|(status, _)| status.as_str());
+        Ok(counts)
+    }
+
+    fn step_durations(&self, bounds_ms: &[u64]) -> Result<StepDurations, StoreError> {
+        let mut durations = StepDurations { bounds_ms: bounds_ms.to_vec(), at_most: vec![0; bounds_ms.len()], ..StepDurations::default() };
+        for took in self.lock().values().flat_map(|r| r.events.iter().filter_map(|e| e.duration_ms)) {
+            durations.count += 1;
+            durations.sum_ms += took;
+            for (bound, n) in bounds_ms.iter().zip(durations.at_most.iter_mut()) {
+                *n += u64::from(took <= *bound);
+            }
+        }
+        Ok(durations)
+    }
+
+    fn open_questions(&self) -> Result<Vec<Question>, StoreError> {
+        let runs = self.lock();
+        let waits_on = |q: &Question| {
+            runs.get(&q.request.run_id)
+                .is_some_and(|r| r.open_seq == Some(q.request.seq) && !matches!(r.record.status, RunStatus::Completed | RunStatus::Cancelled))
+        };
+        let questions = self.questions.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut open: Vec<Question> = questions.iter().filter(|q| q.answer.is_none() && waits_on(q)).cloned().collect();
+        open.sort_by(|a, b| (a.asked_at_ms, &a.request.run_id, a.request.seq).cmp(&(b.asked_at_ms, &b.request.run_id, b.request.seq)));
+        Ok(open)
+    }
+
+    fn add_token(&self, token: &TokenRecord) -> Result<bool, StoreError> {
+        let mut tokens = self.tokens.lock().unwrap_or_else(PoisonError::into_inner);
+        if tokens.iter().any(|t| t.revoked_at_ms.is_none() && (t.name == token.name || t.hash == token.hash)) {
+            return Ok(false);
+        }
+        tokens.push(token.clone());
+        Ok(true)
+    }
+
+    fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
+        Ok(self.tokens.lock().unwrap_or_else(PoisonError::into_inner).clone())
+    }
+
+    fn revoke_token(&self, name: &str, at_ms: u64) -> Result<bool, StoreError> {
+        let mut tokens = self.tokens.lock().unwrap_or_else(PoisonError::into_inner);
+        match tokens.iter_mut().find(|t| t.name == name && t.revoked_at_ms.is_none()) {
+            Some(token) => {
+                token.revoked_at_ms = Some(at_ms);
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
 }
 
 // Rules both stores share.
@@ -397,22 +481,33 @@ pub(super) fn check_fresh_seq(run: &str, seq: u64, next_seq: u64) -> Result<(), 
     if seq >= next_seq {
         return Ok(());
     }
-    Err(StoreError::Sqlite(rusqlite::Error::SqliteFailure(
-        rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY),
-        Some(format!("step execution {seq} of run {run} was already used; the next free one is {next_seq}")),
-    )))
+    Err(StoreError::SeqUsed { run: run.to_owned(), seq, next_seq })
 }
 
-/// Only the lease holder may write a run's steps and status.
-pub(super) fn check_lease(run: &str, held: Option<&Lease>, owner: &str) -> Result<(), StoreError> {
+/// Whether `fence` is the lease's current acquisition.
+pub(super) fn holds(lease: &Lease, fence: &Fence) -> bool {
+    lease.owner.id == fence.owner && lease.epoch == fence.epoch
+}
+
+/// Only the holder of the run's current lease may write its steps and status.
+pub(super) fn check_lease(run: &str, held: Option<&Lease>, fence: &Fence) -> Result<(), StoreError> {
     match held {
-        Some(lease) if lease.owner.id == owner => Ok(()),
-        Some(lease) => Err(StoreError::LeaseLost {
-            run: run.to_owned(),
-            detail: format!("executor {} (pid {} on {}) holds its lease", lease.owner.id, lease.owner.pid, lease.owner.host),
-        }),
-        None => Err(StoreError::LeaseLost { run: run.to_owned(), detail: "nobody holds its lease (it was released)".to_owned() }),
+        Some(lease) if holds(lease, fence) => Ok(()),
+        Some(lease) => Err(lease_lost(run, Some(lease), fence)),
+        None => Err(lease_lost(run, None, fence)),
     }
+}
+
+/// Why `fence` may not write the run whose lease is `held`.
+pub(super) fn lease_lost(run: &str, held: Option<&Lease>, fence: &Fence) -> StoreError {
+    let detail = match held {
+        Some(lease) if lease.owner.id == fence.owner => {
+            format!("its lease was taken again (epoch {}; this write holds epoch {})", lease.epoch, fence.epoch)
+        }
+        Some(lease) => format!("executor {} (pid {} on {}) holds its lease (epoch {})", lease.owner.id, lease.owner.pid, lease.owner.host, lease.epoch),
+        None => "nobody holds its lease (it was released)".to_owned(),
+    };
+    StoreError::LeaseLost { run: run.to_owned(), detail }
 }
 
 /// A held lease can be taken over by its own owner, once it has expired, or

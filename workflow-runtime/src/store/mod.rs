@@ -1,7 +1,10 @@
 //! Where runs live: every run, its state after each step, one event row per
 //! step execution, and the audit record. [`SqliteStore`](sqlite::SqliteStore)
-//! is the embedded default (one file, WAL); [`MemoryStore`](memory::MemoryStore)
-//! keeps nothing (for tests, benchmarks and `persistent: false`).
+//! is the embedded default (one file, WAL); [`PostgresStore`](postgres::PostgresStore)
+//! keeps the runs of a team in one PostgreSQL database; [`AnyStore`](any::AnyStore)
+//! is either, chosen by a location (a path or a `postgres://` URL);
+//! [`MemoryStore`](memory::MemoryStore) keeps nothing (for tests, benchmarks
+//! and `persistent: false`).
 //!
 //! Durability contract (DESIGN.md §5):
 //! * a run is created together with the start of its first step, in one transaction;
@@ -10,13 +13,21 @@
 //! * a started step without an end is re-run on resume (at-least-once);
 //! * ending a step checks that it is still open and that the caller holds the
 //!   run's lease, so no step's completion is ever recorded twice;
+//! * fencing: every lease acquisition gets a higher epoch ([`Fence`]), and
+//!   every write names the epoch it holds, so a driver that lost its lease
+//!   (stopped past its expiry, cut off) cannot write after another took over;
 //! * many runs' writes share commits (group commit) when they are in flight together.
 //!
 //! Writes are async (a writer thread batches them); reads are plain calls,
 //! used at start, resume and by inspection commands, never per step.
 
+pub mod any;
 pub mod memory;
+mod overview;
+pub mod postgres;
 pub mod sqlite;
+
+pub use overview::{RunCursor, RunPageQuery, StepDurations, TokenRecord};
 
 use serde::{Deserialize, Serialize};
 use std::future::Future;
@@ -93,18 +104,6 @@ pub enum Control {
     CancelNow,
 }
 
-impl Control {
-    /// Whether the request interrupts the current step rather than waiting for its end.
-    pub fn is_now(self) -> bool {
-        matches!(self, Control::PauseNow | Control::CancelNow)
-    }
-
-    /// Whether the run stops as `cancelled` (else, for a request, as `paused`).
-    pub fn is_cancel(self) -> bool {
-        matches!(self, Control::Cancel | Control::CancelNow)
-    }
-}
-
 /// The process group a step execution's commands run in, and where: so that
 /// a resume on the same host can end what a dead driver left of it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -115,6 +114,41 @@ pub struct StepProcess {
     pub host: String,
     /// The process group id.
     pub group: u32,
+}
+
+impl Control {
+    /// Whether the request interrupts the current step rather than waiting for its end.
+    pub fn is_now(self) -> bool {
+        matches!(self, Control::PauseNow | Control::CancelNow)
+    }
+
+    /// Whether the run stops as `cancelled` (else, for a request, as `paused`).
+    pub fn is_cancel(self) -> bool {
+        matches!(self, Control::Cancel | Control::CancelNow)
+    }
+
+    /// The word stored (`none`, `pause`, `cancel`, `pause_now`, `cancel_now`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Control::None => "none",
+            Control::Pause => "pause",
+            Control::Cancel => "cancel",
+            Control::PauseNow => "pause_now",
+            Control::CancelNow => "cancel_now",
+        }
+    }
+
+    /// The request named by a stored word.
+    pub fn parse(word: &str) -> Option<Control> {
+        Some(match word {
+            "none" => Control::None,
+            "pause" => Control::Pause,
+            "cancel" => Control::Cancel,
+            "pause_now" => Control::PauseNow,
+            "cancel_now" => Control::CancelNow,
+            _ => return None,
+        })
+    }
 }
 
 /// Who drives a run: one executor in one process.
@@ -135,13 +169,29 @@ pub struct Lease {
     pub owner: LeaseOwner,
     /// Until when (Unix milliseconds), unless renewed.
     pub until_ms: u64,
+    /// Which acquisition of the run's lease this is (see [`Fence`]).
+    pub epoch: u64,
+}
+
+/// The right to write a run: the executor holding its lease, and which
+/// acquisition of the lease it holds. Creating a run gives epoch 1; every
+/// [`Store::acquire_lease`] that succeeds gives a higher one, even to the
+/// same owner. Every write names its fence and is refused with
+/// [`StoreError::LeaseLost`] unless it is the run's current one, so a
+/// driver that lost its lease cannot write after another took over.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Fence {
+    /// The lease holder ([`LeaseOwner::id`]).
+    pub owner: String,
+    /// The acquisition it holds.
+    pub epoch: u64,
 }
 
 /// The answer to a lease request.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum LeaseResult {
-    /// The caller now drives the run.
-    Acquired,
+    /// The caller now drives the run, under this fence.
+    Acquired(Fence),
     /// Another live executor drives it.
     HeldBy(Lease),
 }
@@ -167,6 +217,27 @@ pub enum StepOutcome {
     Failed,
     /// A person chose to skip an interrupted step.
     Skipped,
+}
+
+impl StepOutcome {
+    /// The word stored (`completed`, `failed`, `skipped`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StepOutcome::Completed => "completed",
+            StepOutcome::Failed => "failed",
+            StepOutcome::Skipped => "skipped",
+        }
+    }
+
+    /// The outcome named by a stored word.
+    pub fn parse(word: &str) -> Option<StepOutcome> {
+        Some(match word {
+            "completed" => StepOutcome::Completed,
+            "failed" => StepOutcome::Failed,
+            "skipped" => StepOutcome::Skipped,
+            _ => return None,
+        })
+    }
 }
 
 /// A step execution that ended, with where the run goes.
@@ -350,6 +421,30 @@ pub enum StoreError {
         /// What was found.
         reason: String,
     },
+    /// The PostgreSQL schema holds another application's data. It is never modified.
+    #[error("{location} is not a workflow store ({reason}); it was left untouched. Choose another schema with ?schema=NAME, or another database")]
+    ForeignSchema {
+        /// The URL (without its password) and schema.
+        location: String,
+        /// What was found.
+        reason: String,
+    },
+    /// The PostgreSQL server could not be reached or refused us.
+    #[error("cannot open the run store {location}: {reason}")]
+    Connect {
+        /// The URL (without its password).
+        location: String,
+        /// What went wrong, and what to do.
+        reason: String,
+    },
+    /// A location that is neither a file path nor a PostgreSQL URL we can use.
+    #[error("invalid run store location `{location}`: {reason}")]
+    Location {
+        /// What was given.
+        location: String,
+        /// Why it cannot be used.
+        reason: String,
+    },
     /// The store was written by a newer version.
     #[error("{path} has schema version {found}, newer than this program's {supported}; use a newer `workflow`")]
     TooNew {
@@ -379,9 +474,25 @@ pub enum StoreError {
         /// The execution.
         seq: u64,
     },
+    /// A new execution number was used before in its run.
+    #[error("step execution {seq} of run {run} was already used; the next free one is {next_seq}")]
+    SeqUsed {
+        /// The run.
+        run: String,
+        /// The execution number asked for.
+        seq: u64,
+        /// The first unused one.
+        next_seq: u64,
+    },
+    /// A run with this id exists already.
+    #[error("run {0} already exists")]
+    RunExists(String),
     /// The database failed.
     #[error("store database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    /// The PostgreSQL server answered with an error, or the connection failed mid-call.
+    #[error("store database error (PostgreSQL): {0}")]
+    Postgres(String),
     /// Reading or writing the file failed.
     #[error("store file error: {0}")]
     Io(#[from] std::io::Error),
@@ -393,41 +504,65 @@ pub enum StoreError {
     Closed,
 }
 
+/// A stored word that names no status, outcome or request: the store was written by something else.
+fn unknown_word(what: &str, word: &str) -> StoreError {
+    StoreError::Json(<serde_json::Error as serde::de::Error>::custom(format!("unknown {what} `{word}`")))
+}
+
+/// The status a stored word names.
+pub(crate) fn parse_status(word: &str) -> Result<RunStatus, StoreError> {
+    RunStatus::parse(word).ok_or_else(|| unknown_word("run status", word))
+}
+
+/// The outcome a stored word names.
+pub(crate) fn parse_outcome(word: &str) -> Result<StepOutcome, StoreError> {
+    StepOutcome::parse(word).ok_or_else(|| unknown_word("step outcome", word))
+}
+
+/// The request a stored word names.
+pub(crate) fn parse_control(word: &str) -> Result<Control, StoreError> {
+    Control::parse(word).ok_or_else(|| unknown_word("control request", word))
+}
+
 /// A place runs are kept. Writes are async and batched; reads are direct.
 pub trait Store: Send + Sync + 'static {
     /// Whether anything survives the process (a memory store says no, so the executor skips serializing state).
     fn is_durable(&self) -> bool;
 
-    /// Creates a run (status `running`, lease to `run.owner`) and starts its first step, in one transaction.
-    fn create_run(&self, run: NewRun) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Creates a run (status `running`, lease to `run.owner` at epoch 1) and
+    /// starts its first step, in one transaction. Returns the creator's fence.
+    fn create_run(&self, run: NewRun) -> impl Future<Output = Result<Fence, StoreError>> + Send;
 
-    /// Starts a step (used when resuming, for the step to run first). Fails unless `owner` holds the lease.
-    fn start_step(&self, run: &str, owner: &str, start: StepStart) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Starts a step (used when resuming, for the step to run first). Fails unless `fence` is the run's current lease.
+    fn start_step(&self, run: &str, fence: &Fence, start: StepStart) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Ends an open step execution and starts the next, in one transaction.
     /// Fails with [`StoreError::NotOpen`] if it was already ended, and
-    /// [`StoreError::LeaseLost`] unless `owner` holds the lease. Returns any
-    /// pending request from another process; when there is one, the next step
-    /// is recorded as the run's target but not started (the run stops here).
-    fn end_step(&self, run: &str, owner: &str, end: StepEnd) -> impl Future<Output = Result<Control, StoreError>> + Send;
+    /// [`StoreError::LeaseLost`] unless `fence` is the run's current lease.
+    /// Returns any pending request from another process; when there is one,
+    /// the next step is recorded as the run's target but not started (the run stops here).
+    fn end_step(&self, run: &str, fence: &Fence, end: StepEnd) -> impl Future<Output = Result<Control, StoreError>> + Send;
 
     /// Records a run's new status (`paused`, `waiting`, `failed`, `completed`,
     /// `cancelled`) with a reason and, for finished runs, the audit output;
     /// clears any pending request; releases the lease unless the status is `running`.
+    /// Fails with [`StoreError::LeaseLost`] unless `fence` is the run's current lease.
     fn set_status(
         &self,
         run: &str,
-        owner: &str,
+        fence: &Fence,
         status: RunStatus,
         reason: Option<String>,
         output: Option<serde_json::Value>,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
-    /// Takes the run's lease if it is free, expired, or held by a dead process on this host.
+    /// Takes the run's lease if it is free, expired, or held by a dead process
+    /// on this host, under a new epoch (higher than any before, also when the
+    /// owner already held it).
     fn acquire_lease(&self, run: &str, owner: &LeaseOwner, ttl_ms: u64) -> Result<LeaseResult, StoreError>;
 
-    /// Extends the lease; `false` when `owner` no longer holds it.
-    fn renew_lease(&self, run: &str, owner: &str, ttl_ms: u64) -> Result<bool, StoreError>;
+    /// Extends the lease; `false` when `fence` is no longer the run's current lease.
+    fn renew_lease(&self, run: &str, fence: &Fence, ttl_ms: u64) -> Result<bool, StoreError>;
 
     /// Leaves a request for the run's driver (from any process).
     fn request(&self, run: &str, control: Control) -> Result<(), StoreError>;
@@ -438,8 +573,9 @@ pub trait Store: Send + Sync + 'static {
     }
 
     /// Records the process group of a step execution that is open (the
-    /// latest attempt's replaces an earlier one). Fails unless `owner` holds the lease.
-    fn record_process(&self, run: &str, owner: &str, process: StepProcess) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// latest attempt's replaces an earlier one). Refused with
+    /// [`StoreError::LeaseLost`] unless `fence` is the run's current lease.
+    fn record_process(&self, run: &str, fence: &Fence, process: StepProcess) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// The process group recorded for the run's open step execution, if any.
     fn open_process(&self, run: &str) -> Result<Option<StepProcess>, StoreError>;
@@ -468,4 +604,28 @@ pub trait Store: Send + Sync + 'static {
 
     /// A run's questions and their answers, oldest first.
     fn questions(&self, run: &str) -> Result<Vec<Question>, StoreError>;
+
+    /// A page of the run listing, newest first (by creation time, then id), after `query.after`.
+    fn runs_page(&self, query: &RunPageQuery) -> Result<Vec<RunSummary>, StoreError>;
+
+    /// The runs `run` started (`on-completion`, `run-workflow`), oldest first.
+    fn child_runs(&self, run: &str) -> Result<Vec<RunSummary>, StoreError>;
+
+    /// How many runs are in each status (statuses without runs are left out).
+    fn run_counts(&self) -> Result<Vec<(RunStatus, u64)>, StoreError>;
+
+    /// How long ended step executions took, counted against `bounds_ms` (ascending).
+    fn step_durations(&self, bounds_ms: &[u64]) -> Result<StepDurations, StoreError>;
+
+    /// Every question a run waits on now (its step is still open, the run not over), oldest first.
+    fn open_questions(&self) -> Result<Vec<Question>, StoreError>;
+
+    /// Stores a new API token; `false` (nothing written) when `token.name` already has an active one.
+    fn add_token(&self, token: &TokenRecord) -> Result<bool, StoreError>;
+
+    /// Every API token, active and revoked, oldest first.
+    fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError>;
+
+    /// Revokes `name`'s active token; `false` when it has none.
+    fn revoke_token(&self, name: &str, at_ms: u64) -> Result<bool, StoreError>;
 }

@@ -5,14 +5,38 @@
 
 use serde_json::json;
 use std::path::{Path, PathBuf};
+use workflow_runtime::human::{Request, RequestKind};
 use workflow_runtime::ir::Target;
 use workflow_runtime::store::sqlite::{SqliteOptions, SqliteStore};
-use workflow_runtime::store::{LeaseOwner, NewRun, StepEnd, StepOutcome, StepStart};
+use workflow_runtime::store::{Fence, LeaseOwner, NewRun, StepEnd, StepOutcome, StepStart};
+
+pub mod postgres;
 
 pub const HOST: &str = "test-host";
 
 pub fn owner(id: &str) -> LeaseOwner {
     LeaseOwner { id: id.to_owned(), pid: std::process::id(), host: HOST.to_owned() }
+}
+
+/// The lease `owner` holds at `epoch`.
+pub fn fence(owner: &str, epoch: u64) -> Fence {
+    Fence { owner: owner.to_owned(), epoch }
+}
+
+/// A gate question of run `run`, asked at execution `seq`.
+pub fn gate_request(run: &str, seq: u64) -> Request {
+    Request {
+        kind: RequestKind::Gate,
+        run_id: run.to_owned(),
+        workflow: "wf".to_owned(),
+        step_id: "gate".to_owned(),
+        seq,
+        message: "Ship it?".to_owned(),
+        input: None,
+        permission: None,
+        approvers: Vec::new(),
+        measured: None,
+    }
 }
 
 pub fn start(seq: u64, step: usize) -> StepStart {

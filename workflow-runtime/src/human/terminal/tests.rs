@@ -68,6 +68,7 @@ fn request(kind: RequestKind, message: &str, input: Option<InputSpec>) -> Reques
         input,
         permission: None,
         approvers: Vec::new(),
+        measured: None,
     }
 }
 

@@ -17,14 +17,15 @@
 //! assert!(store.load_run("no-such-run").unwrap().is_none());
 //! ```
 
+mod overview;
 mod rows;
 mod schema;
 mod writer;
 
 use super::memory::{lease_is_free, now_ms};
 use super::{
-    Control, LeaseOwner, LeaseResult, NewRun, Question, RunFilter, RunId, RunRecord, RunStatus, RunSummary, StepEnd, StepEvent, StepProcess, StepStart, Store,
-    StoreError,
+    Control, Fence, LeaseOwner, LeaseResult, NewRun, Question, RunFilter, RunId, RunPageQuery, RunRecord, RunStatus, RunSummary, StepDurations, StepEnd,
+    StepEvent, StepProcess, StepStart, Store, StoreError, TokenRecord,
 };
 use crate::human::{Answer, Request, RequestKind};
 use rows::RawRun;
@@ -135,8 +136,9 @@ impl Store for SqliteStore {
         true
     }
 
-    async fn create_run(&self, run: NewRun) -> Result<(), StoreError> {
+    async fn create_run(&self, run: NewRun) -> Result<Fence, StoreError> {
         let now = now_ms();
+        let fence = Fence { owner: run.owner.id.clone(), epoch: 1 };
         // Serialized here, on the caller's thread, so the writer thread only talks to SQLite.
         let row = CreateRow {
             definition: run.definition.to_string(),
@@ -154,18 +156,18 @@ impl Store for SqliteStore {
             lease_until_ms: now.saturating_add(run.lease_ms),
             now,
         };
-        self.writer.submit(Write::Create(row)).await.map(drop)
+        self.writer.submit(Write::Create(row)).await.map(|_| fence)
     }
 
-    async fn start_step(&self, run: &str, owner: &str, start: StepStart) -> Result<(), StoreError> {
-        let write = Write::Start { run: run.to_owned(), owner: owner.to_owned(), start, now: now_ms() };
+    async fn start_step(&self, run: &str, fence: &Fence, start: StepStart) -> Result<(), StoreError> {
+        let write = Write::Start { run: run.to_owned(), fence: fence.clone(), start, now: now_ms() };
         self.writer.submit(write).await.map(drop)
     }
 
-    async fn end_step(&self, run: &str, owner: &str, end: StepEnd) -> Result<Control, StoreError> {
+    async fn end_step(&self, run: &str, fence: &Fence, end: StepEnd) -> Result<Control, StoreError> {
         let row = EndRow {
             run: run.to_owned(),
-            owner: owner.to_owned(),
+            fence: fence.clone(),
             seq: end.seq,
             outcome: rows::outcome_word(end.outcome),
             output: serde_json::to_string(&end.output)?,
@@ -180,9 +182,16 @@ impl Store for SqliteStore {
         self.writer.submit(Write::End(row)).await
     }
 
-    async fn set_status(&self, run: &str, owner: &str, status: RunStatus, reason: Option<String>, output: Option<serde_json::Value>) -> Result<(), StoreError> {
+    async fn set_status(
+        &self,
+        run: &str,
+        fence: &Fence,
+        status: RunStatus,
+        reason: Option<String>,
+        output: Option<serde_json::Value>,
+    ) -> Result<(), StoreError> {
         let output = output.as_ref().map(serde_json::to_string).transpose()?;
-        let write = Write::Status { run: run.to_owned(), owner: owner.to_owned(), status, reason, output, now: now_ms() };
+        let write = Write::Status { run: run.to_owned(), fence: fence.clone(), status, reason, output, now: now_ms() };
         self.writer.submit(write).await.map(drop)
     }
 
@@ -191,27 +200,32 @@ impl Store for SqliteStore {
         // IMMEDIATE takes the write lock before reading, so two processes cannot both see the lease free.
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let now = now_ms();
-        let held = tx
-            .query_row("SELECT lease_owner, lease_pid, lease_host, lease_until_ms FROM runs WHERE id = ?1", [run], |row| {
-                Ok(rows::lease(row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+        let (held, epoch) = tx
+            .query_row("SELECT lease_owner, lease_pid, lease_host, lease_until_ms, lease_epoch FROM runs WHERE id = ?1", [run], |row| {
+                Ok((rows::lease(row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?), row.get::<_, u64>(4)?))
             })
             .optional()?
             .ok_or_else(|| StoreError::RunNotFound(run.to_owned()))?;
         if let Some(held) = held.filter(|held| !lease_is_free(held, owner, now)) {
             return Ok(LeaseResult::HeldBy(held));
         }
+        let epoch = epoch + 1;
         tx.execute(
-            "UPDATE runs SET lease_owner = ?2, lease_pid = ?3, lease_host = ?4, lease_until_ms = ?5, updated_at_ms = ?6 WHERE id = ?1",
-            params![run, owner.id, owner.pid, owner.host, now.saturating_add(ttl_ms), now],
+            "UPDATE runs SET lease_owner = ?2, lease_pid = ?3, lease_host = ?4, lease_until_ms = ?5, lease_epoch = ?6, updated_at_ms = ?7 WHERE id = ?1",
+            params![run, owner.id, owner.pid, owner.host, now.saturating_add(ttl_ms), epoch, now],
         )?;
         tx.commit()?;
-        Ok(LeaseResult::Acquired)
+        Ok(LeaseResult::Acquired(Fence { owner: owner.id.clone(), epoch }))
     }
 
-    fn renew_lease(&self, run: &str, owner: &str, ttl_ms: u64) -> Result<bool, StoreError> {
+    fn renew_lease(&self, run: &str, fence: &Fence, ttl_ms: u64) -> Result<bool, StoreError> {
         let conn = self.direct();
         let until = now_ms().saturating_add(ttl_ms);
-        if conn.execute("UPDATE runs SET lease_until_ms = ?3 WHERE id = ?1 AND lease_owner = ?2", params![run, owner, until])? == 1 {
+        let renewed = conn.execute(
+            "UPDATE runs SET lease_until_ms = ?4 WHERE id = ?1 AND lease_owner = ?2 AND lease_epoch = ?3",
+            params![run, fence.owner, fence.epoch, until],
+        )?;
+        if renewed == 1 {
             return Ok(true);
         }
         match conn.query_row("SELECT 1 FROM runs WHERE id = ?1", [run], |_| Ok(())).optional()? {
@@ -234,8 +248,8 @@ impl Store for SqliteStore {
         word.map_or(Ok(Control::None), |word| rows::parse_control(&word))
     }
 
-    async fn record_process(&self, run: &str, owner: &str, process: StepProcess) -> Result<(), StoreError> {
-        self.writer.submit(Write::Process { run: run.to_owned(), owner: owner.to_owned(), process }).await.map(drop)
+    async fn record_process(&self, run: &str, fence: &Fence, process: StepProcess) -> Result<(), StoreError> {
+        self.writer.submit(Write::Process { run: run.to_owned(), fence: fence.clone(), process }).await.map(drop)
     }
 
     fn open_process(&self, run: &str) -> Result<Option<StepProcess>, StoreError> {
@@ -341,5 +355,37 @@ impl Store for SqliteStore {
                 })
             })
             .collect()
+    }
+
+    fn runs_page(&self, query: &RunPageQuery) -> Result<Vec<RunSummary>, StoreError> {
+        overview::runs_page(&self.direct(), query)
+    }
+
+    fn child_runs(&self, run: &str) -> Result<Vec<RunSummary>, StoreError> {
+        overview::child_runs(&self.direct(), run)
+    }
+
+    fn run_counts(&self) -> Result<Vec<(RunStatus, u64)>, StoreError> {
+        overview::run_counts(&self.direct())
+    }
+
+    fn step_durations(&self, bounds_ms: &[u64]) -> Result<StepDurations, StoreError> {
+        overview::step_durations(&self.direct(), bounds_ms)
+    }
+
+    fn open_questions(&self) -> Result<Vec<Question>, StoreError> {
+        overview::open_questions(&self.direct())
+    }
+
+    fn add_token(&self, token: &TokenRecord) -> Result<bool, StoreError> {
+        overview::add_token(&self.direct(), token)
+    }
+
+    fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
+        overview::tokens(&self.direct())
+    }
+
+    fn revoke_token(&self, name: &str, at_ms: u64) -> Result<bool, StoreError> {
+        overview::revoke_token(&self.direct(), name, at_ms)
     }
 }

@@ -3,16 +3,16 @@
 
 use crate::store::{Control, Lease, LeaseOwner, RunRecord, RunStatus, RunSummary, StepEvent, StepOutcome, StepStart, StoreError};
 use rusqlite::Row;
-use serde::de::Error as _;
 use workflow_core::ir::Target;
 
 /// The columns [`run_record`] reads, in order.
-pub const RUN_COLUMNS: &str = "r.id, r.workflow, r.status, r.reason, r.definition_hash, r.definition, r.parent_run_id, r.input, r.output, r.state, r.target,
+pub const RUN_COLUMNS: &str = "r.id, r.workflow, r.status, r.reason, r.definition_hash, d.definition, r.parent_run_id, r.input, r.output, r.state, r.target,
      r.open_seq, e.step, e.step_id, r.next_seq, r.control, r.lease_owner, r.lease_pid, r.lease_host, r.lease_until_ms,
-     r.created_at_ms, r.updated_at_ms, r.finished_at_ms, r.cwd, r.source";
+     r.created_at_ms, r.updated_at_ms, r.finished_at_ms, r.cwd, r.source, r.lease_epoch";
 
-/// The join [`RUN_COLUMNS`] select from: a run and its open execution.
-pub const RUN_FROM: &str = "runs AS r LEFT JOIN step_events AS e ON e.run_id = r.id AND e.seq = r.open_seq";
+/// The join [`RUN_COLUMNS`] select from: a run, its definition and its open execution.
+pub const RUN_FROM: &str =
+    "runs AS r LEFT JOIN definitions AS d ON d.hash = r.definition_hash LEFT JOIN step_events AS e ON e.run_id = r.id AND e.seq = r.open_seq";
 
 /// The columns [`run_summary`] reads, in order.
 pub const SUMMARY_COLUMNS: &str = "id, workflow, status, parent_run_id, created_at_ms, finished_at_ms";
@@ -27,7 +27,7 @@ pub struct RawRun {
     status: String,
     reason: Option<String>,
     definition_hash: String,
-    definition: String,
+    definition: Option<String>,
     parent_run_id: Option<String>,
     input: String,
     output: Option<String>,
@@ -50,7 +50,7 @@ pub fn run_record(row: &Row<'_>) -> rusqlite::Result<RawRun> {
         (Some(seq), Some(step), Some(step_id)) => Some((seq, step, step_id)),
         _ => None,
     };
-    let lease = lease(row.get(16)?, row.get(17)?, row.get(18)?, row.get(19)?);
+    let lease = lease(row.get(16)?, row.get(17)?, row.get(18)?, row.get(19)?, row.get(25)?);
     Ok(RawRun {
         id: row.get(0)?,
         workflow: row.get(1)?,
@@ -82,7 +82,8 @@ impl RawRun {
             status: parse_status(&self.status)?,
             reason: self.reason,
             definition_hash: self.definition_hash,
-            definition: serde_json::from_str(&self.definition)?,
+            // A run always has its definition stored with it; were it missing, the run is still shown.
+            definition: self.definition.as_deref().map(serde_json::from_str).transpose()?.unwrap_or_default(),
             parent_run_id: self.parent_run_id,
             cwd: self.cwd,
             source: self.source,
@@ -157,57 +158,22 @@ impl RawEvent {
 }
 
 /// The lease held in the `lease_*` columns; `lease_owner` NULL means none.
-pub fn lease(owner: Option<String>, pid: Option<u32>, host: Option<String>, until_ms: Option<u64>) -> Option<Lease> {
-    owner.map(|id| Lease { owner: LeaseOwner { id, pid: pid.unwrap_or_default(), host: host.unwrap_or_default() }, until_ms: until_ms.unwrap_or_default() })
+pub fn lease(owner: Option<String>, pid: Option<u32>, host: Option<String>, until_ms: Option<u64>, epoch: u64) -> Option<Lease> {
+    owner.map(|id| Lease {
+        owner: LeaseOwner { id, pid: pid.unwrap_or_default(), host: host.unwrap_or_default() },
+        until_ms: until_ms.unwrap_or_default(),
+        epoch,
+    })
 }
 
 /// The stored word of an outcome.
 pub fn outcome_word(outcome: StepOutcome) -> &'static str {
-    match outcome {
-        StepOutcome::Completed => "completed",
-        StepOutcome::Failed => "failed",
-        StepOutcome::Skipped => "skipped",
-    }
+    outcome.as_str()
 }
 
-/// The outcome a stored word names.
-pub fn parse_outcome(word: &str) -> Result<StepOutcome, StoreError> {
-    match word {
-        "completed" => Ok(StepOutcome::Completed),
-        "failed" => Ok(StepOutcome::Failed),
-        "skipped" => Ok(StepOutcome::Skipped),
-        _ => Err(unknown("step outcome", word)),
-    }
-}
+pub(crate) use crate::store::{parse_control, parse_outcome, parse_status};
 
 /// The stored word of a request.
 pub fn control_word(control: Control) -> &'static str {
-    match control {
-        Control::None => "none",
-        Control::Pause => "pause",
-        Control::Cancel => "cancel",
-        Control::PauseNow => "pause_now",
-        Control::CancelNow => "cancel_now",
-    }
-}
-
-/// The request a stored word names.
-pub fn parse_control(word: &str) -> Result<Control, StoreError> {
-    match word {
-        "none" => Ok(Control::None),
-        "pause" => Ok(Control::Pause),
-        "cancel" => Ok(Control::Cancel),
-        "pause_now" => Ok(Control::PauseNow),
-        "cancel_now" => Ok(Control::CancelNow),
-        _ => Err(unknown("control request", word)),
-    }
-}
-
-/// The status a stored word names.
-pub fn parse_status(word: &str) -> Result<RunStatus, StoreError> {
-    RunStatus::parse(word).ok_or_else(|| unknown("run status", word))
-}
-
-fn unknown(what: &str, word: &str) -> StoreError {
-    StoreError::Json(serde_json::Error::custom(format!("unknown {what} `{word}`")))
+    control.as_str()
 }

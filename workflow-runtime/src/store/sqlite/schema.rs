@@ -14,7 +14,7 @@ pub const APPLICATION_ID: i32 = 0x5746_4C57;
 /// Migration `n` (counting from 1) takes a store from schema version `n - 1`
 /// to `n`; `PRAGMA user_version` says which ran. Append, never edit one that
 /// shipped: stores in the field already ran it.
-pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8];
 
 /// The schema version this program writes.
 pub fn current_version() -> u32 {
@@ -87,9 +87,49 @@ CREATE TABLE questions (
 // The workflow file a run was started from, so `resume` finds it (and its siblings) again.
 const V4: &str = "ALTER TABLE runs ADD COLUMN source TEXT;";
 
+// `workflow serve`: API tokens (only the SHA-256 of each; one active token per
+// name), and the indexes its pages read through: the run listing pages by
+// (created_at_ms, id) with or without a workflow or status filter, a run's
+// children, and the questions still waiting for an answer.
+const V5: &str = "
+CREATE TABLE tokens (
+    name          TEXT NOT NULL,
+    hash          TEXT NOT NULL UNIQUE,
+    created_at_ms INTEGER NOT NULL,
+    revoked_at_ms INTEGER
+);
+CREATE UNIQUE INDEX tokens_active_name ON tokens (name) WHERE revoked_at_ms IS NULL;
+CREATE INDEX runs_by_created ON runs (created_at_ms, id);
+CREATE INDEX runs_by_status_created ON runs (status, created_at_ms, id);
+CREATE INDEX runs_by_workflow_created ON runs (workflow, created_at_ms, id);
+CREATE INDEX runs_by_parent ON runs (parent_run_id, created_at_ms) WHERE parent_run_id IS NOT NULL;
+CREATE INDEX questions_open ON questions (asked_at_ms) WHERE answer IS NULL;
+";
+
+// Each definition once, keyed by its hash, instead of a copy in every run
+// (half of a store of one-step runs was copies of one definition). Runs
+// stored before keep theirs: the first run of each hash gives it its row.
+// One text per hash is enough: the hash covers everything but formatting.
+const V6: &str = "
+CREATE TABLE definitions (
+    hash          TEXT PRIMARY KEY,
+    workflow      TEXT NOT NULL,
+    definition    TEXT NOT NULL,
+    created_at_ms INTEGER NOT NULL
+);
+INSERT INTO definitions (hash, workflow, definition, created_at_ms)
+    SELECT definition_hash, workflow, definition, min(created_at_ms) FROM runs GROUP BY definition_hash;
+ALTER TABLE runs DROP COLUMN definition;
+";
+
+// Fencing: every lease acquisition takes the next epoch, and every write
+// names the epoch it holds. Runs stored before start at 0 (no lease taken
+// under this rule yet).
+const V7: &str = "ALTER TABLE runs ADD COLUMN lease_epoch INTEGER NOT NULL DEFAULT 0;";
+
 // The process group a step execution's commands run in, and on which host:
 // a resume there ends what a killed driver left of the step before running it again.
-const V5: &str = "
+const V8: &str = "
 ALTER TABLE step_events ADD COLUMN process_group INTEGER;
 ALTER TABLE step_events ADD COLUMN process_host TEXT;
 ";

@@ -8,7 +8,7 @@
 
 use super::rows;
 use crate::store::memory::{check_fresh_seq, check_lease, is_finished};
-use crate::store::{Control, LeaseOwner, RunStatus, StepProcess, StepStart, StoreError};
+use crate::store::{Control, Fence, LeaseOwner, RunStatus, StepProcess, StepStart, StoreError};
 use rusqlite::{params, Connection, OptionalExtension};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::thread::JoinHandle;
@@ -26,8 +26,8 @@ pub enum Write {
     Start {
         /// The run.
         run: String,
-        /// The executor that must hold the lease.
-        owner: String,
+        /// The lease the writer must hold.
+        fence: Fence,
         /// The execution.
         start: StepStart,
         /// When.
@@ -39,8 +39,8 @@ pub enum Write {
     Status {
         /// The run.
         run: String,
-        /// The executor that must hold the lease.
-        owner: String,
+        /// The lease the writer must hold.
+        fence: Fence,
         /// The new status.
         status: RunStatus,
         /// Why.
@@ -54,8 +54,8 @@ pub enum Write {
     Process {
         /// The run.
         run: String,
-        /// The executor that must hold the lease.
-        owner: String,
+        /// The lease the writer must hold.
+        fence: Fence,
         /// The group and its execution.
         process: StepProcess,
     },
@@ -75,6 +75,7 @@ pub struct CreateRow {
     pub parent_run_id: Option<String>,
     /// The directory its steps work in.
     pub cwd: Option<String>,
+    /// The workflow file it was started from.
     pub source: Option<String>,
     /// The audit input (JSON).
     pub input: String,
@@ -96,8 +97,8 @@ pub struct CreateRow {
 pub struct EndRow {
     /// The run.
     pub run: String,
-    /// The executor that must hold the lease.
-    pub owner: String,
+    /// The lease the writer must hold.
+    pub fence: Fence,
     /// The execution that ended.
     pub seq: u64,
     /// How, as stored (`completed`, `failed`, `skipped`).
@@ -219,17 +220,17 @@ fn commit_batch(conn: &Connection, batch: &[Job]) -> rusqlite::Result<Vec<Result
 fn apply(conn: &Connection, write: &Write) -> Result<Control, StoreError> {
     match write {
         Write::Create(row) => create(conn, row).map(|()| Control::None),
-        Write::Start { run, owner, start, now } => start_step(conn, run, owner, start, *now).map(|()| Control::None),
+        Write::Start { run, fence, start, now } => start_step(conn, run, fence, start, *now).map(|()| Control::None),
         Write::End(row) => end_step(conn, row),
-        Write::Status { run, owner, status, reason, output, now } => {
-            set_status(conn, run, owner, *status, reason.as_deref(), output.as_deref(), *now).map(|()| Control::None)
+        Write::Status { run, fence, status, reason, output, now } => {
+            set_status(conn, run, fence, *status, reason.as_deref(), output.as_deref(), *now).map(|()| Control::None)
         }
-        Write::Process { run, owner, process } => record_process(conn, run, owner, process).map(|()| Control::None),
+        Write::Process { run, fence, process } => record_process(conn, run, fence, process).map(|()| Control::None),
     }
 }
 
-fn record_process(conn: &Connection, run: &str, owner: &str, process: &StepProcess) -> Result<(), StoreError> {
-    let guard = guard(conn, run, owner)?;
+fn record_process(conn: &Connection, run: &str, fence: &Fence, process: &StepProcess) -> Result<(), StoreError> {
+    let guard = guard(conn, run, fence)?;
     if guard.open_seq != Some(process.seq) {
         return Err(StoreError::NotOpen { run: run.to_owned(), seq: process.seq });
     }
@@ -244,16 +245,28 @@ fn record_process(conn: &Connection, run: &str, owner: &str, process: &StepProce
 
 fn create(conn: &Connection, row: &CreateRow) -> Result<(), StoreError> {
     let open_seq = row.first.as_ref().map(|first| first.seq);
+    // The definition is stored once per hash; the text is only bound when it is new.
+    if conn.prepare_cached("SELECT 1 FROM definitions WHERE hash = ?1")?.query_row([&row.definition_hash], |_| Ok(())).optional()?.is_none() {
+        conn.prepare_cached("INSERT INTO definitions (hash, workflow, definition, created_at_ms) VALUES (?1, ?2, ?3, ?4)")?.execute(params![
+            row.definition_hash,
+            row.workflow,
+            row.definition,
+            row.now
+        ])?;
+    }
+    let exists = conn.prepare_cached("SELECT 1 FROM runs WHERE id = ?1")?.query_row([&row.id], |_| Ok(())).optional()?;
+    if exists.is_some() {
+        return Err(StoreError::RunExists(row.id.clone()));
+    }
     conn.prepare_cached(
-        "INSERT INTO runs (id, workflow, status, definition_hash, definition, parent_run_id, input, state, target, open_seq, next_seq,
-                           lease_owner, lease_pid, lease_host, lease_until_ms, created_at_ms, updated_at_ms, cwd, source)
-         VALUES (?1, ?2, 'running', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?15, ?16, ?17)",
+        "INSERT INTO runs (id, workflow, status, definition_hash, parent_run_id, input, state, target, open_seq, next_seq,
+                           lease_owner, lease_pid, lease_host, lease_until_ms, lease_epoch, created_at_ms, updated_at_ms, cwd, source)
+         VALUES (?1, ?2, 'running', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, 1, ?14, ?14, ?15, ?16)",
     )?
     .execute(params![
         row.id,
         row.workflow,
         row.definition_hash,
-        row.definition,
         row.parent_run_id,
         row.input,
         row.state,
@@ -274,8 +287,8 @@ fn create(conn: &Connection, row: &CreateRow) -> Result<(), StoreError> {
     Ok(())
 }
 
-fn start_step(conn: &Connection, run: &str, owner: &str, start: &StepStart, now: u64) -> Result<(), StoreError> {
-    let guard = guard(conn, run, owner)?;
+fn start_step(conn: &Connection, run: &str, fence: &Fence, start: &StepStart, now: u64) -> Result<(), StoreError> {
+    let guard = guard(conn, run, fence)?;
     if guard.open_seq.is_some() {
         return Err(StoreError::NotOpen { run: run.to_owned(), seq: start.seq });
     }
@@ -290,7 +303,7 @@ fn start_step(conn: &Connection, run: &str, owner: &str, start: &StepStart, now:
 }
 
 fn end_step(conn: &Connection, row: &EndRow) -> Result<Control, StoreError> {
-    let guard = guard(conn, &row.run, &row.owner)?;
+    let guard = guard(conn, &row.run, &row.fence)?;
     let not_open = || StoreError::NotOpen { run: row.run.clone(), seq: row.seq };
     if guard.open_seq != Some(row.seq) {
         return Err(not_open());
@@ -322,8 +335,8 @@ fn end_step(conn: &Connection, row: &EndRow) -> Result<Control, StoreError> {
     Ok(guard.control)
 }
 
-fn set_status(conn: &Connection, run: &str, owner: &str, status: RunStatus, reason: Option<&str>, output: Option<&str>, now: u64) -> Result<(), StoreError> {
-    guard(conn, run, owner)?;
+fn set_status(conn: &Connection, run: &str, fence: &Fence, status: RunStatus, reason: Option<&str>, output: Option<&str>, now: u64) -> Result<(), StoreError> {
+    guard(conn, run, fence)?;
     let finished_at = is_finished(status).then_some(now);
     let keep_lease = status == RunStatus::Running;
     conn.prepare_cached(
@@ -355,26 +368,21 @@ struct Guard {
     control: Control,
 }
 
-/// The run exists and `owner` holds its lease.
-fn guard(conn: &Connection, run: &str, owner: &str) -> Result<Guard, StoreError> {
+/// The run exists and `fence` is its current lease.
+fn guard(conn: &Connection, run: &str, fence: &Fence) -> Result<Guard, StoreError> {
     let row = conn
-        .prepare_cached("SELECT lease_owner, lease_pid, lease_host, lease_until_ms, open_seq, next_seq, control FROM runs WHERE id = ?1")?
+        .prepare_cached("SELECT lease_owner, lease_pid, lease_host, lease_until_ms, lease_epoch, open_seq, next_seq, control FROM runs WHERE id = ?1")?
         .query_row([run], |row| {
             Ok((
-                row.get::<_, Option<String>>(0)?,
-                row.get::<_, Option<u32>>(1)?,
-                row.get::<_, Option<String>>(2)?,
-                row.get::<_, Option<u64>>(3)?,
-                row.get::<_, Option<u64>>(4)?,
-                row.get::<_, u64>(5)?,
-                row.get::<_, String>(6)?,
+                rows::lease(row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?),
+                row.get::<_, Option<u64>>(5)?,
+                row.get::<_, u64>(6)?,
+                row.get::<_, String>(7)?,
             ))
         })
         .optional()?;
-    let Some((lease_owner, pid, host, until_ms, open_seq, next_seq, control)) = row else { return Err(StoreError::RunNotFound(run.to_owned())) };
-    if lease_owner.as_deref() != Some(owner) {
-        check_lease(run, rows::lease(lease_owner, pid, host, until_ms).as_ref(), owner)?;
-    }
+    let Some((lease, open_seq, next_seq, control)) = row else { return Err(StoreError::RunNotFound(run.to_owned())) };
+    check_lease(run, lease.as_ref(), fence)?;
     Ok(Guard { open_seq, next_seq, control: rows::parse_control(&control)? })
 }
 
