@@ -118,12 +118,17 @@ pub fn copy_dir(from: &Path, to: &Path) {
 }
 
 /// The shared conformance corpus (`../shared/conformance` beside the
-/// project). CI lays it there: under `CI=true` a missing corpus fails the
+/// project, or beside a folder holding it, as for a git worktree in
+/// `wt/NAME`). CI lays it there: under `CI=true` a missing corpus fails the
 /// test instead of skipping it; elsewhere (a fresh clone) the test is
 /// skipped with a printed reason.
 pub fn shared_conformance() -> Option<std::path::PathBuf> {
     let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0");
-    corpus_at(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/conformance"), ci)
+    let crate_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let beside = crate_dir.join("../../shared/conformance");
+    let project = std::fs::canonicalize(crate_dir).ok().and_then(|dir| dir.parent().map(std::path::Path::to_path_buf));
+    let found = project.and_then(|project| project.ancestors().skip(1).map(|dir| dir.join("shared/conformance")).find(|dir| dir.is_dir()));
+    corpus_at(found.unwrap_or(beside), ci)
 }
 
 /// `dir` when it is there; else a failure under CI, a printed skip elsewhere.
